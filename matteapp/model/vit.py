@@ -1,0 +1,284 @@
+"""Plain ViT backbone of ViTMatte / MEMatte: window blocks, global blocks, residual conv necks, routing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from timm.layers import LayerNorm2d, Mlp
+from torch import nn
+
+from .attention import Attention
+from .routing import Router, TokenRefinement, routing_margin, select_routed
+
+
+def window_partition(x: torch.Tensor, window: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """(B, H, W, C) → (B·nW, window, window, C), zero-padding H and W up to multiples of ``window``.
+
+    The padded tokens take part in attention as keys, unmasked, exactly as in the official models.
+    """
+    b, h, w, c = x.shape
+    pad_h, pad_w = (-h) % window, (-w) % window
+    if pad_h or pad_w:
+        x = F.pad(x, (0, 0, 0, pad_w, 0, pad_h))
+    hp, wp = h + pad_h, w + pad_w
+    x = x.view(b, hp // window, window, wp // window, window, c).permute(0, 1, 3, 2, 4, 5)
+    return x.reshape(-1, window, window, c), (hp, wp)
+
+
+def window_unpartition(windows: torch.Tensor, window: int, padded: tuple[int, int], size: tuple[int, int]) -> torch.Tensor:
+    hp, wp = padded
+    h, w = size
+    b = windows.shape[0] // ((hp // window) * (wp // window))
+    x = windows.view(b, hp // window, wp // window, window, window, -1).permute(0, 1, 3, 2, 4, 5)
+    return x.reshape(b, hp, wp, -1)[:, :h, :w].contiguous()
+
+
+def resize_abs_pos(pos_embed: torch.Tensor, grid: tuple[int, int], has_cls: bool = True) -> torch.Tensor:
+    """(1, 1+S², C) pretraining position table → (1, H, W, C), resized bicubically when needed."""
+    pos = pos_embed[:, 1:] if has_cls else pos_embed
+    size = int(round(pos.shape[1] ** 0.5))
+    pos = pos.reshape(1, size, size, -1)
+    if (size, size) != tuple(grid):
+        pos = F.interpolate(pos.permute(0, 3, 1, 2).float(), size=grid, mode="bicubic", align_corners=False)
+        pos = pos.permute(0, 2, 3, 1).to(pos_embed.dtype)
+    return pos
+
+
+class PatchEmbed(nn.Module):
+    def __init__(self, in_chans: int, dim: int, patch: int):
+        super().__init__()
+        self.proj = nn.Conv2d(in_chans, dim, kernel_size=patch, stride=patch)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x).permute(0, 2, 3, 1)  # (B, H, W, C)
+
+
+class ResBottleneck(nn.Module):
+    """1×1 → 3×3 → 1×1 conv bottleneck with channels-first LayerNorms, added to its input."""
+
+    def __init__(self, dim: int, bottleneck: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(dim, bottleneck, 1, bias=False)
+        self.norm1 = LayerNorm2d(bottleneck, eps=1e-6)
+        self.act1 = nn.GELU()
+        self.conv2 = nn.Conv2d(bottleneck, bottleneck, 3, padding=1, bias=False)
+        self.norm2 = LayerNorm2d(bottleneck, eps=1e-6)
+        self.act2 = nn.GELU()
+        self.conv3 = nn.Conv2d(bottleneck, dim, 1, bias=False)
+        self.norm3 = LayerNorm2d(dim, eps=1e-6)
+        # Start as the identity so a fresh neck does not disturb the backbone it is added to.
+        nn.init.zeros_(self.norm3.weight)
+        nn.init.zeros_(self.norm3.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, H, W, C) channels-last; the convs run channels-first."""
+        y = x.permute(0, 3, 1, 2)
+        out = self.act1(self.norm1(self.conv1(y)))
+        out = self.act2(self.norm2(self.conv2(out)))
+        out = self.norm3(self.conv3(out))
+        return (y + out).permute(0, 2, 3, 1)
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block on a (B, H, W, C) grid.
+
+    ``window_size > 0``: window attention.  ``window_size == 0``: global attention; with
+    ``refinement`` (MEMatte) only the tokens a router selects attend globally, the rest go through
+    the LTRM.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        window_size: int = 0,
+        rel_pos_size: int | None = None,
+        residual: bool = False,
+        refinement: bool = False,
+        eca_kernel: int | None = None,
+    ):
+        super().__init__()
+        self.window_size = window_size
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = Attention(dim, num_heads, qkv_bias=qkv_bias, rel_pos_size=rel_pos_size)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), act_layer=nn.GELU)
+        self.residual = ResBottleneck(dim, dim // 2) if residual else None
+        self.efficient_block = TokenRefinement(dim, eca_kernel=eca_kernel) if refinement else None
+
+    @property
+    def routed(self) -> bool:
+        return self.efficient_block is not None
+
+    def _finish(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.mlp(self.norm2(x))
+        if self.residual is not None:
+            x = self.residual(x)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Un-routed path (window blocks, ViTMatte's global blocks)."""
+        b, h, w, c = x.shape
+        y = self.norm1(x)
+        if self.window_size > 0:
+            windows, padded = window_partition(y, self.window_size)
+            y = window_unpartition(self.attn.forward_grid(windows), self.window_size, padded, (h, w))
+        else:
+            y = self.attn.forward_grid(y)
+        return self._finish(x + y)
+
+    def forward_routed(self, x: torch.Tensor, routed: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Inference path of a routed block: ``routed[b]`` holds the flat indices of image b's
+        tokens that attend globally (among themselves, without positional terms)."""
+        b, h, w, c = x.shape
+        y = self.efficient_block(x).reshape(b, h * w, c)
+        flat = x.reshape(b, h * w, c)
+        for i, idx in enumerate(routed):
+            if idx.numel():
+                tokens = self.norm1(flat[i, idx].unsqueeze(0))
+                y[i].index_copy_(0, idx, self.attn.forward_tokens(tokens)[0].to(y.dtype))
+        return self._finish(x + y.reshape(b, h, w, c))
+
+    def forward_policy(self, x: torch.Tensor, policy: torch.Tensor) -> torch.Tensor:
+        """Training path: ``policy`` (B, N, 1) in {0, 1} (straight-through Gumbel decisions).
+
+        Every token is computed both ways; attention is masked so tokens only see routed keys (and
+        themselves), which equals inference-time routing for the hard decisions while letting the
+        gradient reach the router through the mix.
+        """
+        b, h, w, c = x.shape
+        n = h * w
+        y_cheap = self.efficient_block(x).reshape(b, n, c)
+        keep = policy.detach().reshape(b, 1, 1, n) > 0.5
+        keep = keep | torch.eye(n, dtype=torch.bool, device=x.device).view(1, 1, n, n)
+        y_attn = self.attn.forward_tokens(self.norm1(x.reshape(b, n, c)), attn_mask=keep)
+        y = policy * y_attn + (1.0 - policy) * y_cheap
+        return self._finish(x + y.reshape(b, h, w, c))
+
+
+@dataclass
+class RoutingDecision:
+    """What the router in front of a routed block decided for a batch."""
+
+    block: int                 # index of the block in the backbone
+    log_probs: torch.Tensor    # (B, N, 2)
+    routed: list[torch.Tensor]  # per image: flat token indices sent to global attention
+    grid: tuple[int, int]
+
+    def masks(self) -> torch.Tensor:
+        """(B, H, W) bool: True where the token was sent to global attention."""
+        b = self.log_probs.shape[0]
+        m = torch.zeros(b, self.grid[0] * self.grid[1], dtype=torch.bool, device=self.log_probs.device)
+        for i, idx in enumerate(self.routed):
+            m[i, idx] = True
+        return m.reshape(b, *self.grid)
+
+    def probabilities(self) -> torch.Tensor:
+        """(B, H, W) router probability of global attention."""
+        return self.log_probs[..., 0].float().exp().reshape(-1, *self.grid)
+
+
+class ViTBackbone(nn.Module):
+    def __init__(
+        self,
+        in_chans: int = 4,
+        patch_size: int = 16,
+        embed_dim: int = 384,
+        depth: int = 12,
+        num_heads: int = 6,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        pretrain_grid: int = 14,
+        window_size: int = 14,
+        global_blocks: Sequence[int] = (2, 5, 8, 11),
+        residual_blocks: Sequence[int] = (2, 5, 8, 11),
+        window_rel_pos: bool = True,
+        global_rel_pos_size: int | None = None,
+        routed: bool = True,
+        eca_kernel: int | None = None,
+    ):
+        super().__init__()
+        self.patch_size = patch_size
+        self.embed_dim = embed_dim
+        self.patch_embed = PatchEmbed(in_chans, embed_dim, patch_size)
+        self.pos_embed = nn.Parameter(torch.zeros(1, pretrain_grid * pretrain_grid + 1, embed_dim))
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        blocks = []
+        for i in range(depth):
+            is_global = i in global_blocks
+            blocks.append(
+                Block(
+                    embed_dim,
+                    num_heads,
+                    mlp_ratio,
+                    qkv_bias,
+                    window_size=0 if is_global else window_size,
+                    rel_pos_size=(global_rel_pos_size if is_global else (window_size if window_rel_pos else None)),
+                    residual=i in residual_blocks,
+                    refinement=routed and is_global,
+                    eca_kernel=eca_kernel,
+                )
+            )
+        self.blocks = nn.ModuleList(blocks)
+        self.routed_blocks = [i for i, blk in enumerate(self.blocks) if blk.routed]
+        self.routers = nn.ModuleList(Router(embed_dim) for _ in self.routed_blocks) if routed else nn.ModuleList()
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.patch_embed(x)
+        return x + resize_abs_pos(self.pos_embed, x.shape[1:3]).to(x.dtype)
+
+    def iter_blocks(
+        self, x: torch.Tensor, max_global_tokens: int | None = None
+    ) -> Iterator[tuple[int, torch.Tensor, RoutingDecision | None]]:
+        """Run the blocks one at a time (inference): yields (block index, tokens, routing decision).
+
+        The caller can stop between blocks (cooperative cancellation) and stream routing maps.
+        """
+        x = self.embed(x)
+        b, h, w, _ = x.shape
+        router_of = dict(zip(self.routed_blocks, self.routers))
+        for i, blk in enumerate(self.blocks):
+            decision = None
+            if blk.routed:
+                log_probs = router_of[i](x.reshape(b, h * w, -1))
+                margin = routing_margin(log_probs.float())
+                routed = [select_routed(margin[j], max_global_tokens) for j in range(b)]
+                decision = RoutingDecision(i, log_probs, routed, (h, w))
+                x = blk.forward_routed(x, routed)
+            else:
+                x = blk(x)
+            yield i, x, decision
+
+    def forward(self, x: torch.Tensor, max_global_tokens: int | None = None) -> torch.Tensor:
+        """(B, C_in, H, W) → (B, D, H/16, W/16) features."""
+        for _, x, _ in self.iter_blocks(x, max_global_tokens):
+            pass
+        return x.permute(0, 3, 1, 2)
+
+    def forward_train(
+        self, x: torch.Tensor, tau: float = 1.0, hard: bool = True
+    ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+        """Training forward with Gumbel-softmax routing.
+
+        Returns (features (B, D, h, w), per-routed-block policies (B, N) in {0, 1} carrying
+        straight-through gradients, per-block outputs (B, h, w, D) for feature distillation).
+        """
+        x = self.embed(x)
+        b, h, w, _ = x.shape
+        policies, outputs = [], []
+        router_of = dict(zip(self.routed_blocks, self.routers))
+        for i, blk in enumerate(self.blocks):
+            if blk.routed:
+                log_probs = router_of[i](x.reshape(b, h * w, -1))
+                policy = F.gumbel_softmax(log_probs.float(), tau=tau, hard=hard)[..., 0:1].to(x.dtype)
+                policies.append(policy.squeeze(-1))
+                x = blk.forward_policy(x, policy)
+            else:
+                x = blk(x)
+            outputs.append(x)
+        return x.permute(0, 3, 1, 2), policies, outputs
