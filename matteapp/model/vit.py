@@ -232,6 +232,13 @@ class ViTBackbone(nn.Module):
         x = self.patch_embed(x)
         return x + resize_abs_pos(self.pos_embed, x.shape[1:3]).to(x.dtype)
 
+    @staticmethod
+    def _route(router: Router, tokens: torch.Tensor) -> torch.Tensor:
+        # Decisions are thresholds on a small margin: score in fp32 even under autocast so that
+        # reduced precision elsewhere flips as few of them as possible (the router is cheap).
+        with torch.autocast(tokens.device.type, enabled=False):
+            return router(tokens.float())
+
     def iter_blocks(
         self, x: torch.Tensor, max_global_tokens: int | None = None
     ) -> Iterator[tuple[int, torch.Tensor, RoutingDecision | None]]:
@@ -245,8 +252,8 @@ class ViTBackbone(nn.Module):
         for i, blk in enumerate(self.blocks):
             decision = None
             if blk.routed:
-                log_probs = router_of[i](x.reshape(b, h * w, -1))
-                margin = routing_margin(log_probs.float())
+                log_probs = self._route(router_of[i], x.reshape(b, h * w, -1))
+                margin = routing_margin(log_probs)
                 routed = [select_routed(margin[j], max_global_tokens) for j in range(b)]
                 decision = RoutingDecision(i, log_probs, routed, (h, w))
                 x = blk.forward_routed(x, routed)

@@ -1,0 +1,348 @@
+"""The inference API: numpy image + trimap in, alpha + routing maps out.
+
+A :class:`MattePredictor` owns a network on a device at a precision.  ``predict`` runs the backbone one
+block at a time and the decoder tile by tile, so that callers (engine, CLI, GUI worker) can stream
+progress and routing maps as they are decided and cancel between stages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .model import MattingNetwork, build_model, preset_names
+
+DEFAULT_DECODER_TILE = 512
+BUNDLED_MODEL_DIR = Path(__file__).resolve().parent.parent / "resources" / "models"
+
+
+class Cancelled(Exception):
+    """Raised inside ``predict`` when the caller's cancel check returns true."""
+
+
+@dataclass
+class ProgressEvent:
+    """One step of a prediction.  ``stage`` is "backbone", "decoder" or "done"."""
+
+    stage: str
+    fraction: float                      # overall progress in [0, 1]
+    message: str
+    block: int | None = None             # backbone block just finished
+    routed_index: int | None = None      # 0..3: which router decided (with ``routing``)
+    routing: np.ndarray | None = None    # (h, w) bool, True = sent to global attention
+    router_probs: np.ndarray | None = None  # (h, w) float32 probability of global attention
+    tile: tuple[int, int, int, int] | None = None  # (y0, y1, x0, x1) in image pixels
+    alpha_tile: np.ndarray | None = None          # float32 alpha of that tile
+
+
+@dataclass
+class BlockRouting:
+    block: int
+    routed: int
+    total: int
+    seconds: float
+
+
+@dataclass
+class MatteResult:
+    alpha: np.ndarray                            # (H, W) float32 in [0, 1]
+    routing: list[np.ndarray]                    # one (h, w) bool map per routed block
+    router_probs: list[np.ndarray]               # one (h, w) float32 map per routed block
+    token_grid: tuple[int, int]                  # (h, w) of the padded input's token grid
+    block_routing: list[BlockRouting] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    peak_memory_bytes: int | None = None         # accelerator peak during the run (CUDA only)
+    device: str = "cpu"
+    precision: str = "fp32"
+    max_global_tokens: int | None = None
+
+    @property
+    def routed_fraction(self) -> float:
+        """Mean fraction of tokens sent to global attention over the routed blocks (nan for ViTMatte)."""
+        if not self.routing:
+            return float("nan")
+        return float(np.mean([m.mean() for m in self.routing]))
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+CancelCheck = Callable[[], bool]
+
+
+# ------------------------------------------------------------------------------------ device/precision
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was asked for, but PyTorch sees no CUDA GPU on this computer")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise RuntimeError("device 'mps' was asked for, but Apple's Metal backend is not available")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or mps")
+    return dev
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True where oneDNN runs bf16 matmuls natively (AVX512-BF16 / AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    if precision not in ("auto", "fp32", "bf16", "fp16"):
+        raise ValueError(f"unknown precision {precision!r}; use auto, fp32, bf16 or fp16")
+    if precision != "auto":
+        return precision
+    # Measured (benchmarks/precision.py): bf16 keeps alpha within ~1e-2 of fp32 and is several times
+    # faster where the hardware has bf16 units; fp16 is the fallback on older GPUs and on MPS.
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if device.type == "mps":
+        return "fp16"
+    return "bf16" if cpu_has_fast_bf16() else "fp32"
+
+
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+# ---------------------------------------------------------------------------------------- preprocessing
+
+
+def padded_size(height: int, width: int, divisor: int = 32) -> tuple[int, int]:
+    """Size after the official padding.  Quirk kept for fidelity: when either side needs padding,
+    both sides grow by ``divisor − side % divisor``, so a side already divisible grows by a full
+    ``divisor``."""
+    if height % divisor == 0 and width % divisor == 0:
+        return height, width
+    return height + divisor - height % divisor, width + divisor - width % divisor
+
+
+def validate_inputs(image: np.ndarray, trimap: np.ndarray) -> None:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"image must be an H×W×3 RGB array, got shape {getattr(image, 'shape', None)}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"image must be uint8, got {image.dtype}")
+    if not isinstance(trimap, np.ndarray) or trimap.ndim != 2:
+        raise ValueError(f"trimap must be an H×W array, got shape {getattr(trimap, 'shape', None)}")
+    if trimap.dtype != np.uint8:
+        raise ValueError(f"trimap must be uint8 (0, 128, 255), got {trimap.dtype}")
+    if trimap.shape != image.shape[:2]:
+        raise ValueError(f"trimap is {trimap.shape[1]}×{trimap.shape[0]} but the image is {image.shape[1]}×{image.shape[0]}")
+    if min(image.shape[:2]) < 1:
+        raise ValueError("image is empty")
+
+
+def prepare_input(
+    image: np.ndarray, trimap: np.ndarray, mean, std, divisor: int, device: torch.device
+) -> torch.Tensor:
+    """(1, 4, H', W') float32: normalized RGB and trimap/255, zero-padded bottom/right."""
+    h, w = trimap.shape
+    hp, wp = padded_size(h, w, divisor)
+    x = torch.zeros(1, 4, hp, wp, dtype=torch.float32, device=device)
+    rgb = torch.from_numpy(np.require(image, requirements=["C", "W"])).to(device).permute(2, 0, 1).float().div_(255.0)
+    m = torch.tensor(mean, dtype=torch.float32, device=device).view(3, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32, device=device).view(3, 1, 1)
+    x[0, :3, :h, :w] = (rgb - m) / s
+    x[0, 3, :h, :w] = torch.from_numpy(np.require(trimap, requirements=["C", "W"])).to(device).float() / 255.0
+    return x
+
+
+def decoder_tiles(height: int, width: int, tile: int, context: int):
+    """(output rect, input rect) pairs covering a padded image; rects as (y0, y1, x0, x1)."""
+    for y0 in range(0, height, tile):
+        for x0 in range(0, width, tile):
+            y1, x1 = min(height, y0 + tile), min(width, x0 + tile)
+            yield (y0, y1, x0, x1), (max(0, y0 - context), min(height, y1 + context), max(0, x0 - context), min(width, x1 + context))
+
+
+# ------------------------------------------------------------------------------------------- predictor
+
+
+class MattePredictor:
+    """A loaded matting model, ready to ``predict`` on numpy inputs."""
+
+    def __init__(self, network: MattingNetwork, device: str = "auto", precision: str = "auto", source: str = ""):
+        self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
+        self.network = network.eval().to(self.device)
+        # oneDNN / cuDNN convolutions are several times faster on NHWC tensors (measured 2.6× on CPU).
+        self.network.decoder.to(memory_format=torch.channels_last)
+        self.source = source
+
+    # -- description ------------------------------------------------------------------------------
+    @property
+    def config(self):
+        return self.network.config
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def is_routed(self) -> bool:
+        return self.config.routed
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.network.parameters())
+
+    def describe(self) -> str:
+        return (
+            f"{self.name} ({self.config.kind}, D={self.config.embed_dim}, {self.num_parameters / 1e6:.1f} M params) "
+            f"on {self.device.type} / {self.precision}"
+        )
+
+    def _autocast(self):
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=_DTYPES[self.precision])
+
+    # -- inference --------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def predict(
+        self,
+        image: np.ndarray,
+        trimap: np.ndarray,
+        max_global_tokens: int | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelCheck | None = None,
+        decoder_tile: int = DEFAULT_DECODER_TILE,
+    ) -> MatteResult:
+        """Alpha matte of ``image`` (H×W×3 uint8 RGB) for ``trimap`` (H×W uint8: 0 / 128 / 255).
+
+        ``max_global_tokens`` caps the tokens each routed block sends to global attention.
+        ``progress`` receives :class:`ProgressEvent`s; ``cancel`` is polled between blocks and tiles,
+        and :class:`Cancelled` is raised when it returns true.
+        """
+        validate_inputs(image, trimap)
+        if max_global_tokens is not None and max_global_tokens < 0:
+            raise ValueError("max_global_tokens must be ≥ 0")
+        if decoder_tile % 32:
+            raise ValueError("decoder_tile must be a multiple of 32")
+        cfg = self.config
+        emit = progress or (lambda event: None)
+
+        def check_cancel():
+            if cancel is not None and cancel():
+                raise Cancelled("prediction cancelled")
+
+        timings: dict[str, float] = {}
+        t_start = time.perf_counter()
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        h, w = trimap.shape
+        x = prepare_input(image, trimap, cfg.pixel_mean, cfg.pixel_std, cfg.size_divisor, self.device)
+        x = x.contiguous(memory_format=torch.channels_last)
+        tiles = list(decoder_tiles(x.shape[2], x.shape[3], decoder_tile, self.network.decoder.TILE_CONTEXT))
+        n_steps = cfg.depth + len(tiles)
+        backbone_share = 0.75  # of the wall time, roughly, on CPU and GPU alike
+
+        routing, probs, block_routing = [], [], []
+        t0 = time.perf_counter()
+        with self._autocast():
+            blocks = self.network.backbone.iter_blocks(x, max_global_tokens)
+            t_block = time.perf_counter()
+            for i, tokens, decision in blocks:
+                event = ProgressEvent("backbone", backbone_share * (i + 1) / cfg.depth, f"backbone block {i + 1}/{cfg.depth}", block=i)
+                now = time.perf_counter()
+                if decision is not None:
+                    mask = decision.masks()[0].cpu().numpy()
+                    prob = decision.probabilities()[0].cpu().numpy().astype(np.float32)
+                    routing.append(mask)
+                    probs.append(prob)
+                    block_routing.append(BlockRouting(i, int(mask.sum()), mask.size, now - t_block))
+                    event.routed_index, event.routing, event.router_probs = len(routing) - 1, mask, prob
+                    event.message += f": {mask.mean():.0%} of tokens to global attention"
+                t_block = now
+                emit(event)
+                check_cancel()
+            features = tokens.permute(0, 3, 1, 2)
+            timings["backbone"] = time.perf_counter() - t0
+
+            t0 = time.perf_counter()
+            alpha = np.empty((h, w), dtype=np.float32)
+            tri = trimap
+            for k, ((y0, y1, x0, x1), (cy0, cy1, cx0, cx1)) in enumerate(tiles):
+                out = self.network.decoder(features[:, :, cy0 // 16 : cy1 // 16, cx0 // 16 : cx1 // 16], x[:, :, cy0:cy1, cx0:cx1])
+                # keep only the part of the tile that lies inside the original image
+                oy1, ox1 = min(y1, h), min(x1, w)
+                if oy1 > y0 and ox1 > x0:
+                    a = out[0, 0, y0 - cy0 : oy1 - cy0, x0 - cx0 : ox1 - cx0].float().cpu().numpy()
+                    t = tri[y0:oy1, x0:ox1]
+                    a = np.where(t == 0, 0.0, np.where(t == 255, 1.0, a)).astype(np.float32)
+                    alpha[y0:oy1, x0:ox1] = a
+                    emit(
+                        ProgressEvent(
+                            "decoder",
+                            backbone_share + (1 - backbone_share) * (k + 1) / len(tiles),
+                            f"decoder tile {k + 1}/{len(tiles)}",
+                            tile=(y0, oy1, x0, ox1),
+                            alpha_tile=a,
+                        )
+                    )
+                check_cancel()
+            timings["decoder"] = time.perf_counter() - t0
+        timings["total"] = time.perf_counter() - t_start
+        peak = torch.cuda.max_memory_allocated(self.device) if self.device.type == "cuda" else None
+        emit(ProgressEvent("done", 1.0, "done"))
+        return MatteResult(
+            alpha=np.clip(alpha, 0.0, 1.0),
+            routing=routing,
+            router_probs=probs,
+            token_grid=tuple(features.shape[2:]),
+            block_routing=block_routing,
+            timings=timings,
+            peak_memory_bytes=peak,
+            device=self.device.type,
+            precision=self.precision,
+            max_global_tokens=max_global_tokens,
+        )
+
+
+# ------------------------------------------------------------------------------------------- loading
+
+
+def bundled_model_path() -> Path | None:
+    """The default model shipped in resources/models (None until one is bundled)."""
+    if not BUNDLED_MODEL_DIR.is_dir():
+        return None
+    files = sorted(BUNDLED_MODEL_DIR.glob("*.safetensors"))
+    return files[0] if files else None
+
+
+def load_model(source: str | os.PathLike | None = None, device: str = "auto", precision: str = "auto") -> MattePredictor:
+    """Load a matting model for inference.
+
+    ``source``: a checkpoint path (official MEMatte / ViTMatte ``.pth``, Hugging Face VitMatte,
+    ``.safetensors``), a preset name (random weights: ``mematte-s``, ``mematte-b``, ``vitmatte-s``,
+    ``vitmatte-b``, …), or None for the bundled default model.
+    """
+    from .checkpoint import load_network
+
+    if source is None:
+        path = bundled_model_path()
+        if path is None:
+            raise FileNotFoundError(
+                f"no bundled model found in {BUNDLED_MODEL_DIR}; pass a checkpoint path "
+                "(official MEMatte/ViTMatte weights) or a preset name"
+            )
+        return MattePredictor(load_network(path), device, precision, source=str(path))
+    text = os.fspath(source)
+    if text in preset_names() and not Path(text).exists():
+        return MattePredictor(build_model(text), device, precision, source=f"preset:{text}")
+    return MattePredictor(load_network(text), device, precision, source=text)
