@@ -85,13 +85,13 @@ def resolve_device(device: str = "auto") -> torch.device:
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
+    if str(device).split(":")[0] not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or mps")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device 'cuda' was asked for, but PyTorch sees no CUDA GPU on this computer")
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise RuntimeError("device 'mps' was asked for, but Apple's Metal backend is not available")
-    if dev.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or mps")
     return dev
 
 
