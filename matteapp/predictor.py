@@ -255,7 +255,7 @@ class MattePredictor:
         routing, probs, block_routing = [], [], []
         t0 = time.perf_counter()
         with self._autocast():
-            blocks = self.network.backbone.iter_blocks(x, max_global_tokens)
+            blocks = self.network.backbone.iter_blocks(x, max_global_tokens, tick=check_cancel)
             t_block = time.perf_counter()
             for i, tokens, decision in blocks:
                 event = ProgressEvent("backbone", backbone_share * (i + 1) / cfg.depth, f"backbone block {i + 1}/{cfg.depth}", block=i)

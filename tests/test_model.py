@@ -244,3 +244,38 @@ def test_decoder_tiling_equals_untiled():
     assert np.abs(whole.alpha - tiled.alpha).max() < 1e-5
     assert whole.alpha[:40].max() == 0 and whole.alpha[-30:, :50].min() == 1
     assert 0.0 < whole.alpha[trimap == 128].std()
+
+
+def test_mlp_in_row_slabs_equals_whole(monkeypatch):
+    from matteapp.model import vit
+
+    blk = Block(96, 3, window_size=14, rel_pos_size=14, residual=True).eval()
+    x = torch.randn(1, 9, 13, 96)
+    with torch.no_grad():
+        whole = blk(x.clone())
+        monkeypatch.setattr(vit, "MLP_CHUNK_TOKENS", 20)  # one 13-token row per slab
+        ticks = []
+        slabs = blk(x.clone(), tick=lambda: ticks.append(1))
+    assert torch.allclose(whole, slabs, atol=1e-5)
+    assert len(ticks) >= 9
+
+
+def test_tick_can_cancel_inside_a_block(monkeypatch):
+    from matteapp.model import vit
+
+    monkeypatch.setattr(vit, "MLP_CHUNK_TOKENS", 16)
+    net = build_model(SMALL)
+
+    class Stop(Exception):
+        pass
+
+    calls = []
+
+    def tick():
+        calls.append(1)
+        if len(calls) == 3:
+            raise Stop
+
+    with torch.no_grad(), pytest.raises(Stop):
+        for _ in net.backbone.iter_blocks(torch.randn(1, 4, 96, 128), tick=tick):
+            pytest.fail("the first block should not have completed")

@@ -11,6 +11,8 @@ Three uses share one module (so that official checkpoints map onto ``attn.qkv`` 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -105,8 +107,11 @@ class Attention(nn.Module):
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
         return self._merge(out)
 
-    def forward_grid(self, x: torch.Tensor) -> torch.Tensor:
-        """Attention among all tokens of each (H, W) grid in the batch x: (B, H, W, C)."""
+    def forward_grid(self, x: torch.Tensor, tick: Callable[[], None] | None = None) -> torch.Tensor:
+        """Attention among all tokens of each (H, W) grid in the batch x: (B, H, W, C).
+
+        ``tick`` is called between chunks (cooperative cancellation on huge inputs).
+        """
         b, gh, gw, c = x.shape
         n = gh * gw
         if not self.use_rel_pos:
@@ -127,4 +132,6 @@ class Attention(nn.Module):
                 qc = q[bs, :, ts]
                 bias = decomposed_rel_pos_bias(qc, rh, rw, rs, (gh, gw))
                 out[bs, :, ts] = F.scaled_dot_product_attention(qc, k[bs], v[bs], attn_mask=bias)
+                if tick is not None:
+                    tick()
         return self._merge(out).reshape(b, gh, gw, c)

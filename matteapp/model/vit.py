@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -12,6 +12,10 @@ from torch import nn
 
 from .attention import Attention
 from .routing import Router, TokenRefinement, routing_margin, select_routed
+
+Tick = Callable[[], None]
+# Tokens per slab of the MLP at inference (bounds the 4×D hidden activation: 32k × 1536 × 4 B = 200 MB).
+MLP_CHUNK_TOKENS = 32768
 
 
 def window_partition(x: torch.Tensor, window: int) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -115,24 +119,34 @@ class Block(nn.Module):
     def routed(self) -> bool:
         return self.efficient_block is not None
 
-    def _finish(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.mlp(self.norm2(x))
+    def _finish(self, x: torch.Tensor, tick: Tick | None = None) -> torch.Tensor:
+        if torch.is_grad_enabled() or x.shape[1] * x.shape[2] <= MLP_CHUNK_TOKENS:
+            x = x + self.mlp(self.norm2(x))
+        else:
+            # The 4×-wide hidden layer dominates activation memory on huge photos: run it in slabs
+            # of rows, in place (inference only).
+            rows = max(1, MLP_CHUNK_TOKENS // x.shape[2])
+            for r0 in range(0, x.shape[1], rows):
+                sl = x[:, r0 : r0 + rows]
+                sl += self.mlp(self.norm2(sl)).to(sl.dtype)
+                if tick is not None:
+                    tick()
         if self.residual is not None:
             x = self.residual(x)
         return x
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, tick: Tick | None = None) -> torch.Tensor:
         """Un-routed path (window blocks, ViTMatte's global blocks)."""
         b, h, w, c = x.shape
         y = self.norm1(x)
         if self.window_size > 0:
             windows, padded = window_partition(y, self.window_size)
-            y = window_unpartition(self.attn.forward_grid(windows), self.window_size, padded, (h, w))
+            y = window_unpartition(self.attn.forward_grid(windows, tick), self.window_size, padded, (h, w))
         else:
-            y = self.attn.forward_grid(y)
-        return self._finish(x + y)
+            y = self.attn.forward_grid(y, tick)
+        return self._finish(x + y, tick)
 
-    def forward_routed(self, x: torch.Tensor, routed: Sequence[torch.Tensor]) -> torch.Tensor:
+    def forward_routed(self, x: torch.Tensor, routed: Sequence[torch.Tensor], tick: Tick | None = None) -> torch.Tensor:
         """Inference path of a routed block: ``routed[b]`` holds the flat indices of image b's
         tokens that attend globally (among themselves, without positional terms)."""
         b, h, w, c = x.shape
@@ -142,7 +156,9 @@ class Block(nn.Module):
             if idx.numel():
                 tokens = self.norm1(flat[i, idx].unsqueeze(0))
                 y[i].index_copy_(0, idx, self.attn.forward_tokens(tokens)[0].to(y.dtype))
-        return self._finish(x + y.reshape(b, h, w, c))
+                if tick is not None:
+                    tick()
+        return self._finish(x + y.reshape(b, h, w, c), tick)
 
     def forward_policy(self, x: torch.Tensor, policy: torch.Tensor) -> torch.Tensor:
         """Training path: ``policy`` (B, N, 1) in {0, 1} (straight-through Gumbel decisions).
@@ -240,11 +256,12 @@ class ViTBackbone(nn.Module):
             return router(tokens.float())
 
     def iter_blocks(
-        self, x: torch.Tensor, max_global_tokens: int | None = None
+        self, x: torch.Tensor, max_global_tokens: int | None = None, tick: Tick | None = None
     ) -> Iterator[tuple[int, torch.Tensor, RoutingDecision | None]]:
         """Run the blocks one at a time (inference): yields (block index, tokens, routing decision).
 
-        The caller can stop between blocks (cooperative cancellation) and stream routing maps.
+        The caller can stop between blocks and stream routing maps; ``tick`` is also called between
+        the chunks inside a block, so that it can raise to cancel within a fraction of a block.
         """
         x = self.embed(x)
         b, h, w, _ = x.shape
@@ -256,9 +273,9 @@ class ViTBackbone(nn.Module):
                 margin = routing_margin(log_probs)
                 routed = [select_routed(margin[j], max_global_tokens) for j in range(b)]
                 decision = RoutingDecision(i, log_probs, routed, (h, w))
-                x = blk.forward_routed(x, routed)
+                x = blk.forward_routed(x, routed, tick)
             else:
-                x = blk(x)
+                x = blk(x, tick)
             yield i, x, decision
 
     def forward(self, x: torch.Tensor, max_global_tokens: int | None = None) -> torch.Tensor:
