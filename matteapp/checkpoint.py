@@ -50,17 +50,24 @@ def read_state_dict(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
         head = fh.read(16)
     if path.suffix == ".safetensors" or _looks_like_safetensors(head):
         return _read_safetensors(path)
-    if not (zipfile.is_zipfile(path) or head[:1] == b"\x80"):
+    # torch.save writes a zip (PK…) or, with the legacy format, a raw pickle (protocol byte 0x80);
+    # a truncated zip loses its central directory, so sniff the local-header magic, not is_zipfile.
+    if not (head[:2] == b"PK" or head[:1] == b"\x80"):
         raise CheckpointError(
             f"{path}: not a PyTorch checkpoint (.pth/.pt) or .safetensors file (unrecognised header {head[:8]!r})"
         )
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise CheckpointError(
-            f"{path}: refused to load — the file holds pickled objects other than tensors, which could "
-            f"run code on this computer. Only plain weight files are accepted. ({_first_line(exc)})"
-        ) from None
+        # The weights-only unpickler names a forbidden GLOBAL (a class or function that unpickling would
+        # import and call); anything else is a stream it could not parse.
+        forbidden = [line.strip() for line in str(exc).splitlines() if "GLOBAL" in line]
+        if forbidden:
+            raise CheckpointError(
+                f"{path}: refused to load — the file holds pickled objects other than tensors, which could "
+                f"run code on this computer; only plain weight files are accepted ({forbidden[0][:200]})"
+            ) from None
+        raise CheckpointError(f"{path}: the checkpoint is damaged or truncated (its pickle data cannot be read)") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
         raise CheckpointError(f"{path}: the checkpoint is damaged or truncated ({_first_line(exc)})") from None
     return _unwrap(obj, path), {}
@@ -211,6 +218,11 @@ def infer_config(sd: dict[str, torch.Tensor], name: str = "checkpoint", **overri
         raise CheckpointError("checkpoint has routers but no token-refinement blocks (efficient_block)")
     if routed:
         global_blocks = refined
+    elif rel_len and len(rel_len) < depth:
+        # Only some blocks carry tables: either the global blocks dropped theirs or the window blocks
+        # never had any.  Global blocks are the few (4 of 12 in every official model).
+        without = [i for i in range(depth) if i not in rel_len]
+        global_blocks = without if len(without) <= len(rel_len) else sorted(rel_len)
     elif rel_len and len(set(rel_len.values())) > 1:
         window_len = Counter(rel_len.values()).most_common(1)[0][0]
         global_blocks = [i for i, n in rel_len.items() if n != window_len]
