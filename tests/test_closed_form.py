@@ -1,0 +1,96 @@
+"""Closed-form matting baseline: known regions, cancellation, and the published numbers on the dev set."""
+
+import time
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import DEV_DATA, require
+from matteapp.closed_form import closed_form_alpha
+from matteapp.metrics import mse, sad
+from matteapp.predictor import Cancelled
+
+NAMES = [f"GT{i:02d}.png" for i in range(1, 11)]
+TRIMAPS = ["trimap1", "trimap2"]
+README_SAD = 5.385
+README_MSE = 16.24e-3
+
+
+def load(name, trimap_dir):
+    image = np.asarray(Image.open(require(DEV_DATA / "image" / name)).convert("RGB"))
+    trimap = np.asarray(Image.open(require(DEV_DATA / trimap_dir / name)).convert("L"))
+    gt = np.asarray(Image.open(require(DEV_DATA / "alpha" / name)))[..., 0].astype(np.float64) / 255.0
+    return image, trimap, gt
+
+
+def test_downscaled_photo_known_regions_and_range():
+    image, trimap, _ = load("GT05.png", "trimap1")
+    size = (image.shape[1] // 4, image.shape[0] // 4)
+    image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    trimap = cv2.resize(trimap, size, interpolation=cv2.INTER_NEAREST)
+    assert set(np.unique(trimap)) == {0, 128, 255}
+    alpha = closed_form_alpha(image, trimap)
+    assert alpha.shape == trimap.shape and alpha.dtype == np.float32
+    assert np.all(alpha[trimap == 0] == 0.0) and np.all(alpha[trimap == 255] == 1.0)
+    assert alpha.min() >= 0.0 and alpha.max() <= 1.0
+    unknown = alpha[trimap == 128]
+    assert 0.05 < unknown.mean() < 0.95 and unknown.std() > 0.1  # an actual matte, not a constant
+
+
+def test_stray_trimap_values_count_as_unknown():
+    rng = np.random.default_rng(0)
+    image = (rng.random((40, 40, 3)) * 255).astype(np.uint8)
+    trimap = np.full((40, 40), 10, np.uint8)  # pymatting alone would call this "known background" 0.04
+    trimap[:, :8] = 0
+    trimap[:, -8:] = 255
+    alpha = closed_form_alpha(image, trimap)
+    assert np.all(alpha[:, :8] == 0) and np.all(alpha[:, -8:] == 1)
+    assert np.ptp(alpha[:, 8:-8]) > 0.1
+
+
+def test_fully_known_trimap_needs_no_solve():
+    image = np.zeros((5, 6, 3), np.uint8)
+    trimap = np.zeros((5, 6), np.uint8)
+    trimap[2:] = 255
+    alpha = closed_form_alpha(image, trimap)
+    assert np.array_equal(alpha, (trimap == 255).astype(np.float32))
+
+
+def test_cancel_before_the_solve():
+    image = np.zeros((20, 20, 3), np.uint8)
+    trimap = np.full((20, 20), 128, np.uint8)
+    with pytest.raises(Cancelled):
+        closed_form_alpha(image, trimap, cancel=lambda: True)
+
+
+def test_invalid_inputs_are_rejected():
+    with pytest.raises(ValueError):
+        closed_form_alpha(np.zeros((20, 20, 3), np.float32), np.zeros((20, 20), np.uint8))
+    with pytest.raises(ValueError):
+        closed_form_alpha(np.zeros((20, 20, 3), np.uint8), np.zeros((20, 21), np.uint8))
+
+
+@pytest.fixture(scope="module")
+def dev_set_errors():
+    sads, mses = [], []
+    t0 = time.perf_counter()
+    for trimap_dir in TRIMAPS:
+        for name in NAMES:
+            image, trimap, gt = load(name, trimap_dir)
+            alpha = closed_form_alpha(image, trimap)
+            sads.append(sad(alpha, gt, trimap))
+            mses.append(mse(alpha, gt, trimap))
+    seconds = time.perf_counter() - t0
+    print(f"\nclosed-form on 10 images × 2 trimaps: mean SAD {np.mean(sads):.4f}, "
+          f"mean MSE {np.mean(mses) * 1e3:.3f}e-3, {seconds:.1f} s")
+    return np.array(sads), np.array(mses)
+
+
+@pytest.mark.slow
+def test_dev_set_reproduces_published_closed_form_errors(dev_set_errors):
+    sads, mses = dev_set_errors
+    assert len(sads) == 20
+    assert sads.mean() == pytest.approx(README_SAD, rel=0.02)
+    assert mses.mean() == pytest.approx(README_MSE, rel=0.02)
