@@ -1,52 +1,480 @@
-"""Command line interface.  Each sub-command is a thin layer over the Qt-free core."""
+"""Command line interface.  Each sub-command is a thin layer over the Qt-free core.
+
+Exit codes (stable, for scripts): 0 success; 1 a file of a batch failed or matting failed;
+2 bad input (unreadable photo/trimap/checkpoint, bad arguments); 3 an output exists and --force was
+not given; 130 interrupted.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_EXISTS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_INPUT):
+        super().__init__(message)
+        self.code = code
+
+
+# ----------------------------------------------------------------------------------------- arguments
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--model", metavar="PATH|PRESET", help="checkpoint file or preset name (default: the bundled model)")
+    g.add_argument("--engine", choices=("mematte", "closed-form"), default="mematte", help="matting engine (default: %(default)s)")
+    g.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="default: %(default)s")
+    g.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"), help="default: %(default)s")
+    cap = g.add_mutually_exclusive_group()
+    cap.add_argument("--max-global-tokens", type=int, metavar="N", help="cap the tokens each routed block sends to global attention")
+    cap.add_argument("--memory-budget", type=float, metavar="MB", help="choose the cap and decoder tile so the run fits in MB")
+
+
+def _rect(text: str) -> tuple[int, int, int, int]:
+    body = text[5:] if text.startswith("rect:") else text
+    try:
+        x, y, w, h = (int(v) for v in body.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected rect:x,y,w,h, got {text!r}") from None
+    return x, y, w, h
+
+
+def _color(text: str) -> tuple[int, int, int]:
+    t = text.lstrip("#")
+    if len(t) != 6:
+        raise argparse.ArgumentTypeError(f"expected a colour like #RRGGBB, got {text!r}")
+    try:
+        return tuple(int(t[i : i + 2], 16) for i in (0, 2, 4))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a colour like #RRGGBB, got {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
         prog="matteapp",
-        description="Cut subjects out of photos with MEMatte, a memory-efficient token-routed matting transformer.",
+        formatter_class=fmt,
+        description="Cut subjects out of photos with MEMatte, a memory-efficient token-routed matting transformer.\n"
+        "Without a command, opens the desktop application.",
+        epilog="exit codes: 0 ok, 1 failed, 2 bad input, 3 output exists (use --force), 130 interrupted",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    models = sub.add_parser("models", help="list model presets, or describe a checkpoint")
-    models_sub = models.add_subparsers(dest="models_command", metavar="ACTION")
-    info = models_sub.add_parser("info", help="print the architecture inferred from a checkpoint")
-    info.add_argument("path", help="checkpoint (.pth official MEMatte/ViTMatte, Hugging Face, .safetensors)")
+
+    m = sub.add_parser(
+        "matte",
+        help="matte one photo",
+        formatter_class=fmt,
+        description="Matte one photo and write a cutout (RGBA PNG, colours decontaminated) and optional extras.",
+        epilog="examples:\n"
+        "  matteapp matte cat.jpg --trimap cat_trimap.png -o cat.png\n"
+        "  matteapp matte cat.jpg --auto-trimap rect:120,40,800,900 -o cat.png --alpha cat_alpha.png --routing cat_routing.png\n"
+        "  matteapp matte big.tif --mask rough_mask.png --band-width 40 -o big_cut.png --memory-budget 4000\n"
+        "  matteapp matte cat.jpg --trimap t.png -o cat_cf.png --engine closed-form",
+    )
+    m.add_argument("photo", type=Path)
+    src = m.add_mutually_exclusive_group(required=True)
+    src.add_argument("--trimap", type=Path, help="trimap PNG (<85 background, ≥170 foreground, else unknown)")
+    src.add_argument("--auto-trimap", type=_rect, metavar="rect:X,Y,W,H", help="make a trimap with GrabCut from a rectangle around the subject")
+    src.add_argument("--mask", type=Path, help="make a trimap from a rough mask or a previous alpha")
+    m.add_argument("-o", "--output", type=Path, required=True, help="cutout PNG (RGBA, straight alpha)")
+    m.add_argument("--alpha", type=Path, help="also write the alpha matte PNG")
+    m.add_argument("--alpha-16bit", action="store_true", help="write the alpha matte as 16-bit PNG")
+    m.add_argument("--routing", type=Path, help="also write the routing heatmap (over the photo, with legend)")
+    m.add_argument("--routing-block", type=int, choices=(1, 2, 3, 4), help="heatmap of one routed block instead of the density")
+    m.add_argument("--trimap-out", type=Path, help="also write the trimap used")
+    m.add_argument("--composite", type=Path, help="also write the subject over a solid colour")
+    m.add_argument("--background", type=_color, default=(255, 255, 255), metavar="#RRGGBB", help="colour for --composite")
+    m.add_argument("--band-width", type=int, metavar="PX", help="unknown band width for --auto-trimap / --mask (default scales with the photo)")
+    m.add_argument("--resize-trimap", action="store_true", help="resize a trimap of another size to the photo (nearest neighbour)")
+    m.add_argument("--no-decontaminate", action="store_true", help="keep the photo's colours in the cutout (no foreground estimation)")
+    m.add_argument("--preview", action="store_true", help="run on a copy with a 1024-px long side (outputs are at that size)")
+    m.add_argument("--force", action="store_true", help="overwrite existing output files")
+    _add_model_args(m)
+
+    b = sub.add_parser(
+        "batch",
+        help="matte every photo of a folder",
+        formatter_class=fmt,
+        description="Matte every photo in INPUT_DIR with the trimap of the same name from --trimaps; "
+        "keeps going past bad files and lists them at the end (exit code 1 if any failed).",
+        epilog="example:\n  matteapp batch shoot/ --trimaps shoot_trimaps/ -o cutouts/ --alpha-dir alphas/",
+    )
+    b.add_argument("input_dir", type=Path)
+    b.add_argument("--trimaps", type=Path, required=True)
+    b.add_argument("-o", "--output", type=Path, required=True, help="folder for the cutouts")
+    b.add_argument("--alpha-dir", type=Path, help="also write alpha mattes here")
+    b.add_argument("--no-decontaminate", action="store_true")
+    b.add_argument("--resize-trimap", action="store_true")
+    b.add_argument("--force", action="store_true")
+    _add_model_args(b)
+
+    e = sub.add_parser(
+        "eval",
+        help="SAD / MSE / Grad / Conn against ground truth",
+        formatter_class=fmt,
+        description="Evaluate a model (or closed-form matting) on photos with trimaps and ground-truth alphas.\n"
+        "Errors over unknown pixels: SAD = sum|Δ|/1000, MSE, gradient and connectivity errors (/1000),\n"
+        "as in the Composition-1K evaluation. --trimaps may be given several times (e.g. trimap1 trimap2).",
+        epilog="examples:\n"
+        "  matteapp eval --images dev/image --trimaps dev/trimap1 --trimaps dev/trimap2 --alphas dev/alpha\n"
+        "  matteapp eval --dataset Composition-1k-testset --model MEMatte_ViTS.pth --json scores.json\n"
+        "  matteapp eval --images dev/image --trimaps dev/trimap1 --alphas dev/alpha --engine closed-form --csv cf.csv",
+    )
+    e.add_argument("--images", type=Path)
+    e.add_argument("--trimaps", type=Path, action="append")
+    e.add_argument("--alphas", type=Path)
+    e.add_argument("--dataset", type=Path, help="a folder in Composition-1K layout (merged/, trimaps/, alpha_copy/)")
+    e.add_argument("--json", type=Path, help="write per-image and mean scores as JSON")
+    e.add_argument("--csv", type=Path, help="write per-image scores as CSV")
+    e.add_argument("--limit", type=int, help="only the first N images")
+    e.add_argument("--force", action="store_true")
+    _add_model_args(e)
+
+    models = sub.add_parser(
+        "models",
+        help="list models; describe or convert a checkpoint",
+        formatter_class=fmt,
+        epilog="examples:\n  matteapp models\n  matteapp models info MEMatte_ViTS_DIM.pth\n  matteapp models convert MEMatte_ViTS_DIM.pth mematte_s.safetensors",
+    )
+    msub = models.add_subparsers(dest="models_command", metavar="ACTION")
+    msub.add_parser("list", help="presets, the bundled model and recently used checkpoints")
+    info = msub.add_parser("info", help="print the architecture inferred from a checkpoint")
+    info.add_argument("path", type=Path)
+    conv = msub.add_parser("convert", help="re-save a checkpoint as .safetensors (official key layout)")
+    conv.add_argument("path", type=Path)
+    conv.add_argument("out", type=Path)
+    conv.add_argument("--force", action="store_true")
+
+    # training lives in matteapp.training; its parser is added there when available
+    try:
+        from .training.cli import add_train_parser
+    except ImportError:
+        pass
+    else:
+        add_train_parser(sub)
     return parser
 
 
-def _cmd_models(args) -> int:
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _err(message: str) -> None:
+    print(f"matteapp: {message}", file=sys.stderr)
+
+
+def _session(args):
+    from .recent import remember_checkpoint
+    from .session import MattingSession
+
+    if args.model and Path(args.model).exists():
+        remember_checkpoint(Path(args.model))
+    return MattingSession(args.model, device=args.device, precision=args.precision)
+
+
+def _progress_bar(total_label: str):
+    """A tqdm bar fed by ProgressEvents (fractions)."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=1000, desc=total_label, leave=False, file=sys.stderr, disable=None, bar_format="{desc} {bar} {percentage:3.0f}%{postfix}")
+
+    def update(event) -> None:
+        bar.n = int(event.fraction * 1000)
+        bar.set_postfix_str(event.message[:60], refresh=False)
+        bar.refresh()
+
+    return bar, update
+
+
+def _load_photo(path: Path):
+    from .imageio import ImageLoadError, load_image
+
+    try:
+        return load_image(path)
+    except ImageLoadError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _load_trimap_for(path: Path, photo, resize: bool):
+    from .trimap import TrimapError, load_trimap
+
+    try:
+        return load_trimap(path, expected_size=photo.size, resize=resize)
+    except TrimapError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _run_session(session, args, image, trimap, preview=False, label="matting"):
+    from .predictor import Cancelled
+
+    bar, update = _progress_bar(label)
+    try:
+        return session.run(
+            image,
+            trimap,
+            engine=args.engine,
+            preview=preview,
+            max_global_tokens=args.max_global_tokens,
+            memory_budget_mb=args.memory_budget,
+            progress=update,
+        )
+    except (Cancelled, KeyboardInterrupt):
+        raise CliError("interrupted", EXIT_INTERRUPTED) from None
+    except MemoryError as exc:
+        raise CliError(str(exc), EXIT_FAILED) from None
+    except (FileNotFoundError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        bar.close()
+
+
+def _write(fn, *a, **kw):
+    from .export import OutputExistsError
+
+    try:
+        return fn(*a, **kw)
+    except OutputExistsError as exc:
+        raise CliError(str(exc), EXIT_EXISTS) from None
+    except OSError as exc:
+        raise CliError(f"cannot write output: {exc}", EXIT_FAILED) from None
+
+
+# ------------------------------------------------------------------------------------------ commands
+
+
+def cmd_matte(args) -> int:
+    from . import export
+    from .session import downscale_pair
+    from .trimap import default_band_width, trimap_from_mask, trimap_from_rect
+
+    outputs = [p for p in (args.output, args.alpha, args.routing, args.trimap_out, args.composite) if p]
+    if not args.force:
+        existing = [str(p) for p in outputs if p.exists()]
+        if existing:
+            raise CliError(f"output exists: {', '.join(existing)} (use --force to overwrite)", EXIT_EXISTS)
+    photo = _load_photo(args.photo)
+    image = photo.rgb
+    h, w = image.shape[:2]
+    band = args.band_width or default_band_width(h, w)
+    t0 = time.perf_counter()
+    if args.trimap:
+        trimap = _load_trimap_for(args.trimap, photo, args.resize_trimap)
+    elif args.mask:
+        mask = _load_mask(args.mask, photo, args.resize_trimap)
+        trimap = trimap_from_mask(mask, band_width=band)
+    else:
+        try:
+            trimap = trimap_from_rect(image, args.auto_trimap, band_width=band)
+        except ValueError as exc:
+            raise CliError(f"--auto-trimap: {exc}") from None
+    t_trimap = time.perf_counter() - t0
+    session = _session(args)
+    result = _run_session(session, args, image, trimap, preview=args.preview, label=args.photo.name)
+    if result.is_preview:
+        image, trimap = downscale_pair(image, trimap, max(result.size))
+        print(f"note: preview run — outputs are {result.size[1]}×{result.size[0]}, not the photo's {w}×{h}", file=sys.stderr)
+    meta = dict(icc_profile=photo.icc_profile, dpi=photo.dpi, force=args.force)
+    t0 = time.perf_counter()
+    _write(export.export_cutout, args.output, image, result.alpha, decontaminate=not args.no_decontaminate, **meta)
+    t_cutout = time.perf_counter() - t0
+    if args.alpha:
+        _write(export.export_alpha, args.alpha, result.alpha, bits=16 if args.alpha_16bit else 8, **meta)
+    if args.trimap_out:
+        _write(export.export_trimap, args.trimap_out, trimap, **meta)
+    if args.composite:
+        _write(export.export_composite, args.composite, image, result.alpha, args.background, **meta)
+    if args.routing:
+        if not result.routing:
+            _err("--routing: this engine/model has no routing maps; skipped")
+        else:
+            block = args.routing_block - 1 if args.routing_block else None
+            _write(export.export_routing, args.routing, result.routing, image=image, block=block, **meta)
+    routed = "" if not result.routing else f", {result.routed_fraction:.1%} of tokens routed to global attention"
+    print(
+        f"{args.output}: {result.size[1]}×{result.size[0]} with {result.engine} on {result.device}/{result.precision} "
+        f"(trimap {t_trimap:.1f} s, matting {result.timings.get('total', 0):.1f} s, cutout {t_cutout:.1f} s{routed})"
+    )
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _load_mask(path: Path, photo, resize: bool):
+    """A rough mask or previous alpha, as float in [0, 1] at the photo's size."""
+    import cv2
+    import numpy as np
+
+    m = _load_photo(path)
+    gray = m.rgb[..., 0] if m.alpha is None else m.alpha
+    if gray.shape != photo.rgb.shape[:2]:
+        if not resize:
+            raise CliError(f"{path}: mask is {gray.shape[1]}×{gray.shape[0]} but the photo is {photo.size[0]}×{photo.size[1]}; pass --resize-trimap")
+        gray = cv2.resize(gray, photo.size, interpolation=cv2.INTER_LINEAR)
+    return gray.astype(np.float32) / 255.0
+
+
+def cmd_batch(args) -> int:
+    from tqdm import tqdm
+
+    from . import export
+
+    if not args.input_dir.is_dir():
+        raise CliError(f"{args.input_dir}: not a folder")
+    if not args.trimaps.is_dir():
+        raise CliError(f"{args.trimaps}: not a folder")
+    photos = sorted(p for p in args.input_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not photos:
+        raise CliError(f"{args.input_dir}: no photos ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    args.output.mkdir(parents=True, exist_ok=True)
+    if args.alpha_dir:
+        args.alpha_dir.mkdir(parents=True, exist_ok=True)
+    session = _session(args)
+    failures: list[tuple[str, str]] = []
+    for path in tqdm(photos, desc="batch", unit="photo", file=sys.stderr):
+        try:
+            trimap_path = _find_by_stem(args.trimaps, path.stem)
+            if trimap_path is None:
+                raise CliError(f"no trimap named {path.stem}.* in {args.trimaps}")
+            photo = _load_photo(path)
+            trimap = _load_trimap_for(trimap_path, photo, args.resize_trimap)
+            result = _run_session(session, args, photo.rgb, trimap, label=path.name)
+            meta = dict(icc_profile=photo.icc_profile, dpi=photo.dpi, force=args.force)
+            _write(export.export_cutout, args.output / f"{path.stem}.png", photo.rgb, result.alpha, decontaminate=not args.no_decontaminate, **meta)
+            if args.alpha_dir:
+                _write(export.export_alpha, args.alpha_dir / f"{path.stem}.png", result.alpha, **meta)
+        except CliError as exc:
+            if exc.code == EXIT_INTERRUPTED:
+                raise
+            failures.append((path.name, str(exc)))
+        except Exception as exc:  # noqa: BLE001 — a batch reports every failure and goes on
+            failures.append((path.name, f"{type(exc).__name__}: {exc}"))
+    done = len(photos) - len(failures)
+    print(f"{done} of {len(photos)} photos matted into {args.output}")
+    if failures:
+        print(f"{len(failures)} failed:", file=sys.stderr)
+        for name, why in failures:
+            print(f"  {name}: {why}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _find_by_stem(folder: Path, stem: str) -> Path | None:
+    for suffix in (".png", ".PNG", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg", ".webp"):
+        p = folder / f"{stem}{suffix}"
+        if p.is_file():
+            return p
+    return None
+
+
+def cmd_eval(args) -> int:
+    from .evaluate import EvalError, evaluate, find_samples, format_table, write_csv, write_json
+
+    try:
+        samples = find_samples(images=args.images, trimaps=args.trimaps, alphas=args.alphas, dataset=args.dataset)
+    except EvalError as exc:
+        raise CliError(str(exc)) from None
+    if args.limit:
+        samples = samples[: args.limit]
+    for out in (args.json, args.csv):
+        if out and out.exists() and not args.force:
+            raise CliError(f"output exists: {out} (use --force to overwrite)", EXIT_EXISTS)
+    session = _session(args) if args.engine == "mematte" else None
+    from .session import MattingSession
+
+    session = session or MattingSession()
+    report = evaluate(
+        samples,
+        lambda image, trimap, label: _run_session(session, args, image, trimap, label=label),
+        engine=args.engine,
+    )
+    print(format_table(report))
+    if args.json:
+        _write(write_json, args.json, report, force=args.force)
+    if args.csv:
+        _write(write_csv, args.csv, report, force=args.force)
+    return EXIT_OK if not report.failures else EXIT_FAILED
+
+
+def cmd_models(args) -> int:
+    from .checkpoint import CheckpointError, load_network, save_network
     from .model import preset_config, preset_names
+    from .predictor import bundled_model_path
+    from .recent import recent_checkpoints, remember_checkpoint
 
-    if args.models_command == "info":
-        from .checkpoint import CheckpointError, load_network
-
+    action = args.models_command or "list"
+    if action == "info":
         try:
             net = load_network(args.path)
         except CheckpointError as exc:
-            print(f"matteapp: {exc}", file=sys.stderr)
-            return 2
+            raise CliError(str(exc)) from None
+        remember_checkpoint(args.path)
         cfg = net.config
         n = sum(p.numel() for p in net.parameters())
         print(f"{args.path}: {cfg.kind} ({getattr(net, 'source_layout', '?')} layout), {n / 1e6:.2f} M parameters")
         for key, value in cfg.to_dict().items():
             print(f"  {key:20s} {value}")
-        return 0
+        return EXIT_OK
+    if action == "convert":
+        if args.out.suffix != ".safetensors":
+            raise CliError(f"{args.out}: the output must end in .safetensors")
+        if args.out.exists() and not args.force:
+            raise CliError(f"output exists: {args.out} (use --force to overwrite)", EXIT_EXISTS)
+        try:
+            net = load_network(args.path)
+        except CheckpointError as exc:
+            raise CliError(str(exc)) from None
+        save_network(net, args.out, metadata={"converted_from": Path(args.path).name})
+        print(f"{args.out}: {net.config.kind} {net.config.name}, official key layout")
+        return EXIT_OK
+    bundled = bundled_model_path()
+    print("bundled model:")
+    print(f"  {bundled if bundled else '(none installed)'}")
     print("presets (random weights, for benchmarks and tests):")
     for name in preset_names():
         cfg = preset_config(name)
         print(f"  {name:12s} {cfg.kind:8s} D={cfg.embed_dim} heads={cfg.num_heads}")
-    return 0
+    recent = recent_checkpoints()
+    print("recently used checkpoints:")
+    for p in recent or ["(none)"]:
+        print(f"  {p}")
+    return EXIT_OK
+
+
+def launch_gui(argv: list[str]) -> int:
+    try:
+        from .gui.app import main as gui_main
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("matteapp.gui"):
+            raise
+        build_parser().print_help()
+        _err("the desktop application is not part of this build yet; the commands above work")
+        return EXIT_OK
+    return gui_main(argv)
+
+
+COMMANDS = {"matte": cmd_matte, "batch": cmd_batch, "eval": cmd_eval, "models": cmd_models}
 
 
 def run(argv: list[str]) -> int:
     parser = build_parser()
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("train",) and not argv[0].startswith("-")):
+        return launch_gui(argv)
     args = parser.parse_args(argv)
-    if args.command == "models":
-        return _cmd_models(args)
-    parser.print_help()
-    return 0
+    handler = COMMANDS.get(args.command) or getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return EXIT_OK
+    try:
+        return handler(args)
+    except CliError as exc:
+        _err(str(exc))
+        return exc.code
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return EXIT_INTERRUPTED
