@@ -331,4 +331,24 @@ __all__ = [
     "estimate_memory_bytes",
     "global_attention_savings",
     "plan_for_budget",
+    "trimap_from_model",
 ]
+
+
+def trimap_from_model(
+    session: MattingSession,
+    image: np.ndarray,
+    trimap: np.ndarray,
+    band_width: int | None = None,
+    long_side: int = PREVIEW_LONG_SIDE,
+    cancel: CancelCheck | None = None,
+) -> np.ndarray:
+    """Re-band a rough trimap (e.g. from GrabCut) with the model's own low-resolution alpha.
+
+    The model runs on a ``long_side`` copy; its alpha, upsampled, is thresholded and banded at full
+    resolution by :func:`matteapp.trimap.trimap_from_mask` (soft alpha stays unknown).
+    """
+    from .trimap import trimap_from_mask
+
+    preview = session.run(image, trimap, preview=True, preview_long_side=long_side, cancel=cancel)
+    return trimap_from_mask(preview.display_alpha(), band_width=band_width)

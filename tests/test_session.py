@@ -150,3 +150,15 @@ def test_unknown_engine_and_size_mismatch(session, photo):
         session.run(image, trimap, engine="magic")
     with pytest.raises(ValueError, match="trimap is"):
         session.run(image, trimap[:-1])
+
+
+def test_trimap_from_model_rebands_at_full_resolution(session, photo):
+    from matteapp.session import trimap_from_model
+
+    image, trimap = photo
+    out = trimap_from_model(session, image, trimap, band_width=12, long_side=160)
+    assert out.shape == trimap.shape and set(np.unique(out)) <= {0, 128, 255}
+    assert (out == 128).any()
+    # known regions of the rough trimap survive where the model agrees: the model's alpha there was
+    # clamped to 0 / 1 by the trimap, so they cannot flip
+    assert np.all(out[trimap == 0][:100] != 255)
