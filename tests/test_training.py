@@ -1,0 +1,129 @@
+"""Training pipeline: losses, a smoke run whose loss falls, exact resumption, the student stage."""
+
+import csv
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from matteapp.model import MattingConfig, build_model
+from matteapp.training.losses import batr_loss, distillation_loss, gradient_penalty, laplacian_loss, matting_losses, region_l1
+from matteapp.training.trainer import TrainConfig, copy_shared_weights, export_run, init_from_timm, load_run_network, lr_at, train
+
+TINY = dict(embed_dim=48, num_heads=2, convstream_widths=(8, 16, 24), fusion_widths=(32, 16, 8, 8), crop=64, batch_size=2,
+            workers=0, warmup=2, log_every=1, lr=2e-3, threads=2)
+
+
+def test_region_l1_is_mean_over_region():
+    pred = torch.zeros(1, 1, 4, 4)
+    target = torch.zeros(1, 1, 4, 4)
+    target[..., :2, :] = 1.0
+    region = torch.zeros(1, 1, 4, 4)
+    region[..., 1:3, :] = 1.0
+    assert region_l1(pred, target, region).item() == pytest.approx(0.5)
+
+
+def test_matting_losses_vanish_at_the_target_and_grow_with_error():
+    torch.manual_seed(0)
+    target = torch.rand(2, 1, 32, 32)
+    unknown = (torch.rand(2, 1, 32, 32) > 0.5).float()
+    zero = matting_losses(target, target, unknown)
+    assert zero["l1_unknown"] == 0 and zero["l1_known"] == 0 and zero["laplacian"] == 0
+    assert zero["gradient"] > 0  # the small smoothness term only
+    noisy = matting_losses((target + 0.2 * torch.randn_like(target)).clamp(0, 1), target, unknown)
+    assert all(noisy[k] > zero[k] for k in noisy)
+    assert laplacian_loss(target, 1 - target, unknown) > 0
+    assert gradient_penalty(target, target.flip(-1), unknown) > zero["gradient"]
+
+
+def test_batr_pulls_the_batch_mean_not_each_image():
+    # one image routes everything, the other nothing: the batch mean is 0.5
+    policies = [torch.cat([torch.ones(1, 100), torch.zeros(1, 100)])]
+    assert batr_loss(policies, 0.5).item() == pytest.approx(0.0)
+    assert batr_loss(policies, 0.25).item() == pytest.approx(0.0625)
+    a = [torch.ones(2, 3, 5)]
+    assert distillation_loss(a, [torch.zeros(2, 3, 5)]).item() == pytest.approx(1.0)
+
+
+def test_lr_schedule_warms_up_and_decays():
+    cfg = TrainConfig(lr=1e-3, warmup=10, steps=100)
+    assert lr_at(0, cfg) == pytest.approx(1e-4)
+    assert lr_at(9, cfg) == pytest.approx(1e-3)
+    assert lr_at(99, cfg) < lr_at(50, cfg) < lr_at(10, cfg)
+    assert lr_at(100, cfg) == pytest.approx(5e-5)
+
+
+def _losses(log):
+    with open(log) as fh:
+        return [float(r["loss"]) for r in csv.DictReader(fh)]
+
+
+@pytest.mark.slow
+def test_teacher_loss_falls_and_resume_is_exact(tmp_path):
+    a = tmp_path / "a"
+    train(TrainConfig(stage="teacher", out=str(a), steps=40, checkpoint_every=20, **TINY))
+    losses = _losses(a / "log.csv")
+    assert len(losses) == 40
+    assert sum(losses[-8:]) / 8 < 0.8 * sum(losses[:8]) / 8
+
+    # interrupted after 20 steps, then resumed to 40, equals the uninterrupted run
+    b = tmp_path / "b"
+    train(TrainConfig(stage="teacher", out=str(b), steps=20, checkpoint_every=20, **TINY))
+    assert torch.load(b / "last.pt", weights_only=True)["step"] == 20
+    train(TrainConfig(stage="teacher", out=str(b), steps=40, checkpoint_every=20, **TINY))
+    wa = torch.load(a / "last.pt", weights_only=True)["model"]
+    wb = torch.load(b / "last.pt", weights_only=True)["model"]
+    assert all(torch.allclose(wa[k].float(), wb[k].float(), atol=1e-6) for k in wa)
+    assert len(_losses(b / "log.csv")) == 40
+
+
+@pytest.mark.slow
+def test_student_distills_from_teacher_and_routes(tmp_path):
+    teacher_dir, student_dir = tmp_path / "t", tmp_path / "s"
+    train(TrainConfig(stage="teacher", out=str(teacher_dir), steps=4, **TINY))
+    train(TrainConfig(stage="student", out=str(student_dir), teacher=str(teacher_dir / "last.pt"), steps=12, target_ratio=0.25, **TINY))
+    with open(student_dir / "log.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {"distill", "ratio", "routed"} <= set(rows[0])
+    assert all(0.0 <= float(r["routed"]) <= 1.0 for r in rows)
+    student = load_run_network(student_dir / "last.pt")
+    assert student.config.routed and len(student.backbone.routers) == 4
+    out = export_run(student_dir, tmp_path / "student.safetensors")
+    from matteapp import load_model
+
+    model = load_model(out, device="cpu", precision="fp32")
+    assert model.is_routed and model.config.fusion_widths == (32, 16, 8, 8)
+
+
+def test_student_starts_from_the_teacher_weights():
+    torch.manual_seed(0)
+    teacher = build_model(MattingConfig(name="t", embed_dim=48, num_heads=2, routed=False, global_rel_pos_size=32))
+    student = build_model(MattingConfig(name="s", embed_dim=48, num_heads=2, routed=True))
+    fresh = copy_shared_weights(student, teacher)
+    assert all(k.startswith("backbone.routers.") or ".efficient_block." in k for k in fresh)
+    assert torch.equal(student.backbone.blocks[2].attn.qkv.weight, teacher.backbone.blocks[2].attn.qkv.weight)
+    assert torch.equal(student.decoder.matting_head.matting_convs[0].weight, teacher.decoder.matting_head.matting_convs[0].weight)
+
+
+def test_init_from_timm_vit_extends_patch_embedding(tmp_path):
+    timm = pytest.importorskip("timm")
+    vit = timm.create_model("vit_tiny_patch16_224", pretrained=False)  # D=192, the layout of DINO/AugReg ViTs
+    path = tmp_path / "vit.pth"
+    torch.save(vit.state_dict(), path)
+    net = build_model(MattingConfig(name="t", embed_dim=192, num_heads=3, routed=False, global_rel_pos_size=32))
+    copied = init_from_timm(net, path)
+    assert copied > 100
+    w = net.backbone.patch_embed.proj.weight
+    assert torch.equal(w[:, :3], vit.patch_embed.proj.weight) and torch.count_nonzero(w[:, 3]) == 0
+    assert torch.equal(net.backbone.blocks[5].mlp.fc1.weight, vit.blocks[5].mlp.fc1.weight)
+    assert torch.equal(net.backbone.pos_embed, vit.pos_embed)
+
+
+def test_train_help_documents_every_option():
+    out = subprocess.run([sys.executable, "-m", "matteapp", "train", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0
+    for option in ("--steps", "--batch-size", "--crop", "--teacher", "--init", "--target-ratio", "--distill-weight",
+                   "--ratio-weight", "--gumbel-tau", "--data", "--fg-dir", "--alpha-dir", "--bg-dir", "--checkpoint-every",
+                   "--no-bf16", "--workers", "--embed-dim", "--fusion-widths"):
+        assert option in out.stdout
