@@ -59,19 +59,40 @@ def _losses(log):
         return [float(r["loss"]) for r in csv.DictReader(fh)]
 
 
+def _held_out_loss(net, cfg):
+    from matteapp.training.data import held_out_test_set
+    from matteapp.training.trainer import normalize_batch, unknown_mask
+
+    samples = held_out_test_set(n=8, crop=cfg.crop, seed=777)
+    batch = {k: torch.stack([s[k] for s in samples]) for k in ("image", "trimap", "alpha")}
+    with torch.no_grad():
+        pred = net.eval()(normalize_batch(batch, net.config))
+    return sum(matting_losses(pred, batch["alpha"], unknown_mask(batch["trimap"])).values()).item()
+
+
 @pytest.mark.slow
 def test_teacher_loss_falls_and_resume_is_exact(tmp_path):
     a = tmp_path / "a"
-    train(TrainConfig(stage="teacher", out=str(a), steps=40, checkpoint_every=20, **TINY))
-    losses = _losses(a / "log.csv")
-    assert len(losses) == 40
-    assert sum(losses[-8:]) / 8 < 0.8 * sum(losses[:8]) / 8
+    cfg = TrainConfig(stage="teacher", out=str(a), steps=40, checkpoint_every=20, **TINY)
+    torch.manual_seed(cfg.seed)  # the trainer's own initialization
+    before = _held_out_loss(build_model(cfg.model_config()), cfg)
+    train(cfg)
+    assert len(_losses(a / "log.csv")) == 40
+    after = _held_out_loss(load_run_network(a / "last.pt"), cfg)
+    assert after < 0.9 * before  # 1.40 → 1.19 measured: deterministic, and 0 steps would give equality
 
-    # interrupted after 20 steps, then resumed to 40, equals the uninterrupted run
+    # interrupted (Ctrl-C) after 23 steps, then resumed to 40, equals the uninterrupted run
     b = tmp_path / "b"
-    train(TrainConfig(stage="teacher", out=str(b), steps=20, checkpoint_every=20, **TINY))
-    assert torch.load(b / "last.pt", weights_only=True)["step"] == 20
-    train(TrainConfig(stage="teacher", out=str(b), steps=40, checkpoint_every=20, **TINY))
+    cfg_b = TrainConfig(stage="teacher", out=str(b), steps=40, checkpoint_every=20, **TINY)
+
+    def interrupt(row):
+        if row["step"] == 23:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg_b, progress=interrupt)
+    assert torch.load(b / "last.pt", weights_only=True)["step"] == 23
+    train(cfg_b)
     wa = torch.load(a / "last.pt", weights_only=True)["model"]
     wb = torch.load(b / "last.pt", weights_only=True)["model"]
     assert all(torch.allclose(wa[k].float(), wb[k].float(), atol=1e-6) for k in wa)

@@ -39,10 +39,11 @@ def _laplacian_pyramid(x: torch.Tensor, levels: int) -> list[torch.Tensor]:
 
 
 def laplacian_loss(pred: torch.Tensor, target: torch.Tensor, region: torch.Tensor, levels: int = 5) -> torch.Tensor:
-    """Sum over pyramid levels of the L1 between Laplacian bands, in ``region`` (scaled by 2^level)."""
+    """Mean over the ``levels`` band-pass levels of the L1 between Laplacian bands in ``region``,
+    level i weighted by 2^i (coarser bands differ less per pixel); the low-pass residual is left out."""
     pred_pyr = _laplacian_pyramid(pred * region, levels)
     target_pyr = _laplacian_pyramid(target * region, levels)
-    return sum((2**i) * F.l1_loss(p, t) for i, (p, t) in enumerate(zip(pred_pyr, target_pyr)))
+    return sum((2**i) * F.l1_loss(pred_pyr[i], target_pyr[i]) for i in range(levels)) / levels
 
 
 def _sobel(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

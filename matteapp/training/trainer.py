@@ -242,7 +242,7 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> P
     writer = None
     autocast = torch.autocast("cpu", dtype=torch.bfloat16) if cfg.bf16 else contextlib.nullcontext()
     t_last = time.perf_counter()
-    step = start
+    completed = start  # optimizer steps applied so far: what a checkpoint must record
     try:
         for step_offset, batch in enumerate(loader):
             step = start + step_offset
@@ -270,8 +270,8 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> P
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             optimizer.step()
+            completed = done = step + 1
 
-            done = step + 1
             if done % cfg.log_every == 0 or done == cfg.steps:
                 now = time.perf_counter()
                 row = {"step": done, "loss": float(loss), **{k: float(v) for k, v in parts.items()}, "lr": lr,
@@ -290,7 +290,7 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> P
             if done % cfg.checkpoint_every == 0 or done == cfg.steps:
                 _save_run(last, net, optimizer, done, cfg)
     except KeyboardInterrupt:
-        _save_run(last, net, optimizer, step, cfg)  # the step in flight is redone on resume
+        _save_run(last, net, optimizer, completed, cfg)
         raise
     finally:
         log_file.close()
