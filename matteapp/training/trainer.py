@@ -274,7 +274,7 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> P
 
             if done % cfg.log_every == 0 or done == cfg.steps:
                 now = time.perf_counter()
-                row = {"step": done, "loss": float(loss), **{k: float(v) for k, v in parts.items()}, "lr": lr,
+                row = {"step": done, "loss": loss.item(), **{k: v.item() for k, v in parts.items()}, "lr": lr,
                        "sec_per_step": (now - t_last) / cfg.log_every}
                 if teacher is not None:
                     row["routed"] = float(torch.stack([p.float().mean() for p in policies]).mean())
