@@ -148,3 +148,24 @@ def test_train_help_documents_every_option():
                    "--ratio-weight", "--gumbel-tau", "--data", "--fg-dir", "--alpha-dir", "--bg-dir", "--checkpoint-every",
                    "--no-bf16", "--workers", "--embed-dim", "--fusion-widths"):
         assert option in out.stdout
+
+
+def test_trainer_reads_composition1k_folders(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for sub in ("fg", "alpha", "bg"):
+        (tmp_path / sub).mkdir()
+    for i in range(3):
+        Image.fromarray((rng.random((96, 96, 3)) * 255).astype(np.uint8)).save(tmp_path / "fg" / f"o{i}.png")
+        yy, xx = np.mgrid[:96, :96]
+        alpha = np.clip(40 - np.hypot(yy - 48, xx - 48), 0, 1) * 255
+        Image.fromarray(alpha.astype(np.uint8)).save(tmp_path / "alpha" / f"o{i}.png")
+        Image.fromarray((rng.random((120, 120, 3)) * 255).astype(np.uint8)).save(tmp_path / "bg" / f"b{i}.jpg")
+    cfg = TrainConfig(stage="teacher", out=str(tmp_path / "run"), steps=3, data="composition1k", fg_dir=str(tmp_path / "fg"),
+                      alpha_dir=str(tmp_path / "alpha"), bg_dir=str(tmp_path / "bg"), **TINY)
+    last = train(cfg)
+    assert torch.load(last, weights_only=True)["step"] == 3
+    with pytest.raises(ValueError, match="composition1k needs"):
+        train(TrainConfig(stage="teacher", out=str(tmp_path / "x"), steps=1, data="composition1k", **TINY))

@@ -145,27 +145,23 @@ def _make_dataset(cfg: TrainConfig):
     if cfg.data == "composition1k":
         if not (cfg.fg_dir and cfg.alpha_dir and cfg.bg_dir):
             raise ValueError("--data composition1k needs --fg-dir, --alpha-dir and --bg-dir")
-        return Composition1KDataset(cfg.fg_dir, cfg.alpha_dir, cfg.bg_dir, crop=cfg.crop, seed=cfg.seed)
+        # an endless index stream: item i takes foreground i mod n with its own augmentation and
+        # background, so no epoch repeats another
+        return Composition1KDataset(cfg.fg_dir, cfg.alpha_dir, cfg.bg_dir, crop=cfg.crop, length=10**9, seed=cfg.seed)
     raise ValueError(f"unknown data source {cfg.data!r}")
 
 
 class _StepSampler(torch.utils.data.Sampler):
     """Indices step·B … for the steps still to run: the data stream is a function of the step."""
 
-    def __init__(self, start_step: int, steps: int, batch: int, length: int, seed: int):
-        self.start, self.steps, self.batch, self.length, self.seed = start_step, steps, batch, length, seed
+    def __init__(self, start_step: int, steps: int, batch: int):
+        self.start, self.stop = start_step * batch, steps * batch
 
     def __iter__(self):
-        for i in range(self.start * self.batch, self.steps * self.batch):
-            if self.length >= 10**9:
-                yield i
-            else:  # a fresh permutation per epoch of a finite dataset
-                epoch, j = divmod(i, self.length)
-                g = torch.Generator().manual_seed(self.seed * 100003 + epoch)
-                yield int(torch.randperm(self.length, generator=g)[j])
+        return iter(range(self.start, self.stop))
 
     def __len__(self):
-        return max(0, (self.steps - self.start) * self.batch)
+        return max(0, self.stop - self.start)
 
 
 def _save_run(path: Path, net, optimizer, step: int, cfg: TrainConfig) -> None:
@@ -230,7 +226,7 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> P
     loader = torch.utils.data.DataLoader(
         dataset,
         batch_size=cfg.batch_size,
-        sampler=_StepSampler(start, cfg.steps, cfg.batch_size, len(dataset), cfg.seed),
+        sampler=_StepSampler(start, cfg.steps, cfg.batch_size),
         num_workers=cfg.workers,
         persistent_workers=False,
         prefetch_factor=2 if cfg.workers else None,
