@@ -157,8 +157,8 @@ def _convert_huggingface(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]
 
 def convert_state_dict(sd: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], str]:
     """Official-layout state dict (what :class:`MattingNetwork` loads) and the source layout's name."""
-    layout = detect_layout(_convert_official(sd))
     sd = _convert_official(sd)
+    layout = detect_layout(sd)
     if layout == "huggingface":
         sd = _convert_huggingface(sd)
     unknown = sorted({k.split(".")[0] for k in sd} - {"backbone", "decoder"})

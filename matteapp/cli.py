@@ -384,10 +384,7 @@ def cmd_eval(args) -> int:
     for out in (args.json, args.csv):
         if out and out.exists() and not args.force:
             raise CliError(f"output exists: {out} (use --force to overwrite)", EXIT_EXISTS)
-    session = _session(args) if args.engine == "mematte" else None
-    from .session import MattingSession
-
-    session = session or MattingSession()
+    session = _session(args)  # loads the model lazily: closed-form never touches it
     report = evaluate(
         samples,
         lambda image, trimap, label: _run_session(session, args, image, trimap, label=label),

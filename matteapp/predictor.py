@@ -276,14 +276,13 @@ class MattePredictor:
 
             t0 = time.perf_counter()
             alpha = np.empty((h, w), dtype=np.float32)
-            tri = trimap
             for k, ((y0, y1, x0, x1), (cy0, cy1, cx0, cx1)) in enumerate(tiles):
                 out = self.network.decoder(features[:, :, cy0 // 16 : cy1 // 16, cx0 // 16 : cx1 // 16], x[:, :, cy0:cy1, cx0:cx1])
                 # keep only the part of the tile that lies inside the original image
                 oy1, ox1 = min(y1, h), min(x1, w)
                 if oy1 > y0 and ox1 > x0:
                     a = out[0, 0, y0 - cy0 : oy1 - cy0, x0 - cx0 : ox1 - cx0].float().cpu().numpy()
-                    t = tri[y0:oy1, x0:ox1]
+                    t = trimap[y0:oy1, x0:ox1]
                     a = np.where(t == 0, 0.0, np.where(t == 255, 1.0, a)).astype(np.float32)
                     alpha[y0:oy1, x0:ox1] = a
                     emit(

@@ -7,6 +7,7 @@ of memory (smaller cap, then CPU), and offers closed-form matting as a classical
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import cv2
@@ -103,18 +104,13 @@ def estimate_memory_bytes(
     return int(params + inputs + stream + max(mlp, ltrm) + attn + decoder + out)
 
 
-_PARAM_CACHE: dict = {}
-
-
+@functools.lru_cache(maxsize=32)
 def _param_count(config) -> int:
-    key = tuple(sorted(config.to_dict().items(), key=lambda kv: kv[0]).__repr__())
-    if key not in _PARAM_CACHE:
-        from .model import build_model
+    from .model import build_model
 
-        with torch.device("meta"):
-            net = build_model(config)
-        _PARAM_CACHE[key] = sum(p.numel() for p in net.parameters())
-    return _PARAM_CACHE[key]
+    with torch.device("meta"):  # shapes only: no memory, no initialization
+        net = build_model(config)
+    return sum(p.numel() for p in net.parameters())
 
 
 def plan_for_budget(config, height: int, width: int, budget_mb: float, precision: str) -> tuple[int | None, int]:
