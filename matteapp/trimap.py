@@ -205,29 +205,29 @@ def _band(binary: np.ndarray, band_width: int) -> np.ndarray:
     return trimap
 
 
-def trimap_from_rect(
+def grabcut_mask(
     image: np.ndarray,
     rect: tuple[int, int, int, int],
-    band_width: int | None = None,
     fg_scribbles: np.ndarray | None = None,
     bg_scribbles: np.ndarray | None = None,
     work_long_side: int = 512,
     iterations: int = 5,
 ) -> np.ndarray:
-    """Trimap from a rectangle drawn around the subject, refined by optional scribbles, via GrabCut.
+    """The subject inside a rectangle, refined by optional scribbles, via GrabCut: an H×W ``bool`` mask.
 
     ``image``: H×W×3 ``uint8`` RGB.  ``rect``: (x, y, w, h) in full-resolution pixels, inside the image.
-    ``fg_scribbles`` / ``bg_scribbles``: H×W bool masks of pixels the user marked as subject / background.
+    ``fg_scribbles`` / ``bg_scribbles``: H×W masks (bool, or nonzero = marked) of pixels the user marked
+    as subject / background; they steer GrabCut (the mask itself is not forced to them: that is
+    :func:`trimap_from_grabcut_mask`'s job, so that it also holds outside the rectangle).
 
     GrabCut runs on a copy whose long side is ``work_long_side`` pixels: it is far too slow at full
     resolution, and its max-flow time grows faster than the pixel count (640 px took 3–7 s of CPU on
-    some dev photos, 512 px 1–2 s).  Its mask is scaled back up and banded at full resolution by
-    :func:`trimap_from_mask` with ``band_width`` (default :func:`default_band_width`).
+    some dev photos, 512 px 1–2 s).  Its result is scaled back up bilinearly and thresholded, so the
+    outline is smooth rather than made of working-pixel steps.  Everything outside ``rect`` is False.
 
-    Everything outside ``rect`` is background; scribbled pixels are then forced to foreground /
-    background (unknown where the two overlap), so they win even outside the rectangle.  Raises
-    ``ValueError`` for bad arguments and when GrabCut has no background to learn from (a rect covering
-    the whole frame without background scribbles).  Returns an H×W ``uint8`` trimap.
+    Keeping this mask lets a caller re-band it (:func:`trimap_from_grabcut_mask`) at another band width
+    without running GrabCut again.  Raises ``ValueError`` for bad arguments and when GrabCut has no
+    background to learn from (a rect covering the whole frame without background scribbles).
     """
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
@@ -294,15 +294,37 @@ def trimap_from_rect(
     if scale == 1.0:
         full_mask = small_fg_mask > 127
     else:
-        # Bilinear upscaling then thresholding gives a smooth outline instead of working-pixel steps.
         full_mask = cv2.resize(small_fg_mask, (width, height), interpolation=cv2.INTER_LINEAR) > 127
     del small_fg_mask
     # Background outside the rect before banding, so the band follows the rect edge where the subject
     # is cut there.
     _clear_outside(full_mask, x, y, w, h, False)
+    return full_mask
 
-    trimap = trimap_from_mask(full_mask, band_width=band_width)
-    del full_mask
+
+def trimap_from_grabcut_mask(
+    mask: np.ndarray,
+    rect: tuple[int, int, int, int],
+    band_width: int | None = None,
+    fg_scribbles: np.ndarray | None = None,
+    bg_scribbles: np.ndarray | None = None,
+) -> np.ndarray:
+    """Trimap of a :func:`grabcut_mask` result: an unknown band along its outline, scribbles forced.
+
+    ``mask``: H×W ``bool`` subject mask.  ``rect``: the (x, y, w, h) it was made from; everything outside
+    stays background.  The band is laid by :func:`trimap_from_mask` with ``band_width`` (default
+    :func:`default_band_width`).  Scribbled pixels (H×W masks) are then forced to foreground /
+    background (unknown where the two overlap), so they win even outside the rectangle.  Returns an
+    H×W ``uint8`` trimap.
+    """
+    mask = np.asarray(mask)
+    if mask.ndim != 2 or mask.size == 0:
+        raise ValueError(f"mask must be a non-empty H×W array, got shape {mask.shape}")
+    height, width = mask.shape
+    x, y, w, h = _check_rect(rect, width, height)
+    fg_scribbles = _check_scribbles(fg_scribbles, "fg_scribbles", height, width)
+    bg_scribbles = _check_scribbles(bg_scribbles, "bg_scribbles", height, width)
+    trimap = trimap_from_mask(mask.astype(bool, copy=False), band_width=band_width)
     _clear_outside(trimap, x, y, w, h, BACKGROUND)
     if fg_scribbles is not None:
         trimap[fg_scribbles] = FOREGROUND
@@ -311,6 +333,31 @@ def trimap_from_rect(
         if fg_scribbles is not None:
             trimap[fg_scribbles & bg_scribbles] = UNKNOWN
     return trimap
+
+
+def trimap_from_rect(
+    image: np.ndarray,
+    rect: tuple[int, int, int, int],
+    band_width: int | None = None,
+    fg_scribbles: np.ndarray | None = None,
+    bg_scribbles: np.ndarray | None = None,
+    work_long_side: int = 512,
+    iterations: int = 5,
+) -> np.ndarray:
+    """Trimap from a rectangle drawn around the subject, refined by optional scribbles, via GrabCut.
+
+    ``image``: H×W×3 ``uint8`` RGB.  ``rect``: (x, y, w, h) in full-resolution pixels, inside the image.
+    ``fg_scribbles`` / ``bg_scribbles``: H×W bool masks of pixels the user marked as subject / background.
+
+    The composition of :func:`grabcut_mask` (GrabCut on a ``work_long_side`` copy, see there) and
+    :func:`trimap_from_grabcut_mask` (banding at full resolution with ``band_width``, default
+    :func:`default_band_width`).  Everything outside ``rect`` is background; scribbled pixels are then
+    forced to foreground / background (unknown where the two overlap), so they win even outside the
+    rectangle.  Raises ``ValueError`` for bad arguments and when GrabCut has no background to learn from
+    (a rect covering the whole frame without background scribbles).  Returns an H×W ``uint8`` trimap.
+    """
+    mask = grabcut_mask(image, rect, fg_scribbles, bg_scribbles, work_long_side, iterations)
+    return trimap_from_grabcut_mask(mask, rect, band_width, fg_scribbles, bg_scribbles)
 
 
 def _clear_outside(arr: np.ndarray, x: int, y: int, w: int, h: int, value) -> None:

@@ -84,6 +84,7 @@ class ModelInfo:
     device: str          # "cpu", "cuda", "mps"
     precision: str       # "fp32", "bf16", "fp16"
     routed: bool         # MEMatte (token routing) rather than ViTMatte
+    num_heads: int = 0   # attention heads per block, for session.global_attention_savings
 
     @classmethod
     def from_predictor(cls, predictor: MattePredictor, source: str | None = None) -> ModelInfo:
@@ -96,6 +97,7 @@ class ModelInfo:
             device=predictor.device.type,
             precision=predictor.precision,
             routed=predictor.is_routed,
+            num_heads=int(predictor.config.num_heads),
         )
 
     def describe(self) -> str:
