@@ -19,7 +19,6 @@ import json
 import os
 import pickle
 import re
-import tempfile
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -317,19 +316,25 @@ def load_network(path: str | os.PathLike) -> MattingNetwork:
     return net.eval()
 
 
-def save_network(net: MattingNetwork, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> Path:
-    """Write weights as .safetensors (official key layout, config in the metadata), atomically."""
+def save_network(
+    net: MattingNetwork, path: str | os.PathLike, metadata: dict[str, str] | None = None, dtype: torch.dtype | None = None
+) -> Path:
+    """Write weights as .safetensors (official key layout, config in the metadata), atomically.
+
+    ``dtype`` (e.g. ``torch.float16``) stores floating-point tensors in that type: half the size, and
+    loading casts them back to the network's parameters.
+    """
     from safetensors.torch import save_file
+
+    from .export import write_atomic
 
     path = Path(path)
     meta = {CONFIG_METADATA_KEY: json.dumps(net.config.to_dict()), **(metadata or {})}
-    tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=meta)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    tensors = {}
+    for k, v in net.state_dict().items():
+        v = v.detach().cpu()
+        if dtype is not None and v.is_floating_point():
+            v = v.to(dtype)
+        tensors[k] = v.contiguous()
+    write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta), force=True)
     return path

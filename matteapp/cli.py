@@ -460,7 +460,9 @@ COMMANDS = {"matte": cmd_matte, "batch": cmd_batch, "eval": cmd_eval, "models": 
 
 def run(argv: list[str]) -> int:
     parser = build_parser()
-    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("train",) and not argv[0].startswith("-")):
+    # Anything that is not a subcommand or the CLI's own help goes to the desktop app, including its
+    # options (`matteapp --model X photo.jpg`).
+    if not argv or (argv[0] not in COMMANDS and argv[0] != "train" and argv[0] not in ("-h", "--help")):
         return launch_gui(argv)
     args = parser.parse_args(argv)
     handler = COMMANDS.get(args.command) or getattr(args, "handler", None)

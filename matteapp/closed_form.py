@@ -30,6 +30,13 @@ def closed_form_alpha(
     alpha = known_fg.astype(np.float32)
     if not unknown.any():
         return alpha
+    # Without samples of one kind the Laplacian's only solution is the other kind everywhere (pymatting
+    # refuses such trimaps outright): a trimap with no foreground mattes to nothing, not to an error.
+    if not known_fg.any():
+        return alpha
+    if not (trimap == 0).any():
+        alpha[unknown] = 1.0
+        return alpha
     # pymatting calls ≤ 0.1 background and ≥ 0.9 foreground and keeps the trimap value on known
     # pixels, so a stray 10 or 240 would become a "known" 0.04 / 0.94: pass it a clean 0 / ½ / 1 trimap
     # in which everything but 0 and 255 is unknown, as everywhere else in the app.

@@ -94,3 +94,16 @@ def test_dev_set_reproduces_published_closed_form_errors(dev_set_errors):
     assert len(sads) == 20
     assert sads.mean() == pytest.approx(README_SAD, rel=0.02)
     assert mses.mean() == pytest.approx(README_MSE, rel=0.02)
+
+
+@pytest.mark.parametrize("known, expected", [(0, 0.0), (255, 1.0)])
+def test_trimap_with_one_known_kind_mattes_to_that_kind(known, expected):
+    # pymatting refuses trimaps without foreground (or background); a user's trimap may lack one
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    trimap = np.full((40, 50), known, np.uint8)
+    trimap[10:30, 10:40] = 128
+    alpha = closed_form_alpha(image, trimap)
+    assert alpha.dtype == np.float32
+    assert np.all(alpha[10:30, 10:40] == expected)
+    assert np.all(alpha[trimap == 255] == 1.0) and np.all(alpha[trimap == 0] == 0.0)

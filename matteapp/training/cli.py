@@ -66,6 +66,7 @@ def add_train_parser(sub) -> None:
     l.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, help="default %(default)s")
     l.add_argument("--log-every", type=int, default=d.log_every, help="default %(default)s")
     p.add_argument("--force", action="store_true", help="export: overwrite")
+    p.add_argument("--fp32", action="store_true", help="export: keep fp32 weights (default: fp16, half the size)")
 
 
 def _cmd_train(args) -> int:
@@ -78,7 +79,7 @@ def _cmd_train(args) -> int:
             print("matteapp: train export needs RUN and DEST", file=sys.stderr)
             return 2
         try:
-            path = export_run(args.run, args.dest, force=args.force)
+            path = export_run(args.run, args.dest, force=args.force, half=not args.fp32)
         except FileExistsError as exc:
             print(f"matteapp: {exc}", file=sys.stderr)
             return 3

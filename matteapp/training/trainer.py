@@ -293,15 +293,21 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> P
     return last
 
 
-def export_run(run: str | os.PathLike, out: str | os.PathLike, name: str | None = None, force: bool = False) -> Path:
-    """Save a run's network as .safetensors in the official key layout (what matteapp ships)."""
+def export_run(
+    run: str | os.PathLike, out: str | os.PathLike, name: str | None = None, force: bool = False, half: bool = True
+) -> Path:
+    """Save a run's network as .safetensors in the official key layout (what matteapp ships).
+
+    ``half`` stores fp16 weights: half the file, and inference runs in bf16/fp16 or casts back to fp32
+    anyway (the round-off, ~5e-4 relative, is far below what bf16 inference itself changes).
+    """
     out = Path(out)
     if out.exists() and not force:
         raise FileExistsError(f"{out} exists (use --force)")
     net = load_run_network(Path(run) / "last.pt" if Path(run).is_dir() else run)
     if name:
         net.config = dataclasses.replace(net.config, name=name)
-    return save_network(net, out)
+    return save_network(net, out, dtype=torch.float16 if half else None)
 
 
 __all__ = ["TrainConfig", "copy_shared_weights", "export_run", "init_from_timm", "load_run_network", "lr_at", "train"]

@@ -70,16 +70,21 @@ def main() -> None:
     ap.add_argument("--crop", type=int, default=512)
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--skip-closed-form", action="store_true")
+    ap.add_argument("--closed-form-only", action="store_true", help="score only closed-form matting")
+    ap.add_argument("--skip-dev", action="store_true", help="only the synthetic held-out set")
     args = ap.parse_args()
 
     from matteapp.predictor import MattePredictor
     from matteapp.session import MattingSession
     from matteapp.training.trainer import load_run_network
 
-    engines = {"MEMatte (bundled)": MattePredictor(load_run_network(args.student), "cpu", args.precision)}
-    if args.teacher:
+    engines = {} if args.closed_form_only else {"MEMatte (bundled)": MattePredictor(load_run_network(args.student), "cpu", args.precision)}
+    if args.teacher and not args.closed_form_only:
         engines["ViTMatte teacher"] = MattePredictor(load_run_network(args.teacher), "cpu", args.precision)
-    for title, samples in (("alphamatting-dev (10 photos × 2 trimaps)", _dev()), (f"synthetic held-out ({args.synthetic})", _synthetic(args.synthetic, args.crop))):
+    sets = [] if args.skip_dev else [("alphamatting-dev (10 photos × 2 trimaps)", _dev)]
+    sets.append((f"synthetic held-out ({args.synthetic})", lambda: _synthetic(args.synthetic, args.crop)))
+    for title, make in sets:
+        samples = make()
         print(f"\n{title}\n")
         print("| engine | SAD | MSE×1e3 | Grad | Conn | routed | s / image |")
         print("|---|---|---|---|---|---|---|")
