@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import matteapp
+from conftest import DEV_DATA, require
 from matteapp.checkpoint import CheckpointError
 from matteapp.model import MattingConfig, build_model
 from matteapp.predictor import (
@@ -157,3 +158,26 @@ def test_core_imports_without_qt():
         "assert not any(m.startswith('PySide6') and sys.modules[m] is not None for m in sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_bundled_model_mattes_a_real_photo_and_routes_a_sensible_fraction():
+    path = bundled_model_path()
+    if path is None:
+        pytest.skip("no bundled model in resources/models")
+    require(DEV_DATA)
+    from matteapp.imageio import load_image
+    from matteapp.metrics import sad
+    from matteapp.trimap import load_trimap
+
+    photo = load_image(DEV_DATA / "image" / "GT04.png")
+    trimap = load_trimap(DEV_DATA / "trimap1" / "GT04.png", expected_size=photo.size)
+    gt = np.asarray(load_image(DEV_DATA / "alpha" / "GT04.png").rgb[..., 0], np.float32) / 255
+    model = matteapp.load_model(device="cpu")
+    result = model.predict(photo.rgb, trimap)
+    assert path.stat().st_size <= 30e6
+    assert len(result.routing) == 4
+    # trained toward 25 %: on real photos the hard routers keep some tokens, never all or none
+    assert 0.02 < result.routed_fraction < 0.5
+    # far better than the trivial matte (unknown = 0.5); model-card figures are in resources/models/README.md
+    trivial = np.where(trimap == 255, 1.0, np.where(trimap == 0, 0.0, 0.5)).astype(np.float32)
+    assert sad(result.alpha, gt, trimap) < 0.7 * sad(trivial, gt, trimap)
