@@ -284,14 +284,21 @@ def _from_matte(r: MatteResult, full_size, preview, notes, estimate, tile) -> Se
     )
 
 
-def downscale_pair(image: np.ndarray, trimap: np.ndarray, long_side: int) -> tuple[np.ndarray, np.ndarray]:
-    """Photo (area filter) and trimap (nearest, so it keeps its three values) with the long side at
-    most ``long_side``."""
-    h, w = trimap.shape
-    scale = long_side / max(h, w)
+def preview_size(height: int, width: int, long_side: int) -> tuple[int, int]:
+    """(H, W) of a photo scaled so that its long side is at most ``long_side`` (unchanged if smaller)."""
+    scale = long_side / max(height, width)
     if scale >= 1:
+        return height, width
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def downscale_pair(image: np.ndarray, trimap: np.ndarray, long_side: int) -> tuple[np.ndarray, np.ndarray]:
+    """Photo (area filter) and trimap (nearest, so it keeps its three values) at :func:`preview_size`."""
+    h, w = trimap.shape
+    new_h, new_w = preview_size(h, w, long_side)
+    if (new_h, new_w) == (h, w):
         return image, trimap
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    size = (new_w, new_h)
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA), cv2.resize(trimap, size, interpolation=cv2.INTER_NEAREST)
 
 
@@ -327,6 +334,7 @@ __all__ = [
     "estimate_memory_bytes",
     "global_attention_savings",
     "plan_for_budget",
+    "preview_size",
     "trimap_from_model",
 ]
 

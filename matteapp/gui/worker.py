@@ -31,7 +31,7 @@ import torch
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
 from ..predictor import Cancelled, MattePredictor, ProgressEvent, bundled_model_path, load_model, validate_inputs
-from ..session import ENGINES, PREVIEW_LONG_SIDE, MattingSession
+from ..session import ENGINES, PREVIEW_LONG_SIDE, MattingSession, preview_size
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +65,9 @@ class MatteRequest:
 
     @property
     def work_size(self) -> tuple[int, int]:
-        """(H, W) the engine runs at: the photo's size, or the preview's (as ``session.downscale_pair``)."""
+        """(H, W) the engine runs at: the photo's size, or the preview's."""
         h, w = self.image.shape[:2]
-        scale = self.preview_long_side / max(h, w)
-        if not self.preview or scale >= 1:
-            return h, w
-        return max(1, round(h * scale)), max(1, round(w * scale))
+        return preview_size(h, w, self.preview_long_side) if self.preview else (h, w)
 
 
 @dataclass(frozen=True)
