@@ -204,7 +204,18 @@ def make_sample(fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, trimap: np.nd
 
 class _EpochMixin:
     seed: int
+    length: int
     epoch: int = 0
+
+    def __len__(self) -> int:
+        return self.length
+
+    def _item(self, index: int) -> tuple[int, np.random.Generator]:
+        """``index`` normalized as a sequence does (negative counts from the end) and its generator."""
+        if not -self.length <= index < self.length:
+            raise IndexError(f"index {index} out of range for {self.length} samples")
+        index %= self.length
+        return index, self._rng(index)
 
     def set_epoch(self, epoch: int) -> None:
         """Draw different augmentations for every item from now on (epoch 0 is the default).
@@ -239,14 +250,8 @@ class SyntheticMattingDataset(_EpochMixin, Dataset):
             raise ValueError(f"crop must be at least 32, got {crop}")
         self.length, self.crop, self.seed = int(length), int(crop), int(seed)
 
-    def __len__(self) -> int:
-        return self.length
-
     def __getitem__(self, index: int) -> MattingSample:
-        if not -self.length <= index < self.length:
-            raise IndexError(f"index {index} out of range for {self.length} samples")
-        index %= self.length
-        rng = self._rng(index)
+        _, rng = self._item(index)
         size = round(self.crop * SYNTHETIC_MARGIN)
         fg, alpha = generate_sample(rng, size)
         fg, alpha = augment_pair(fg, alpha, rng, self.crop, pad_small=True)
@@ -369,14 +374,8 @@ class Composition1KDataset(_EpochMixin, Dataset):
         self.length = max(len(self.pairs), len(self.backgrounds)) if length is None else int(length)
         self.crop, self.seed = int(crop), int(seed)
 
-    def __len__(self) -> int:
-        return self.length
-
     def __getitem__(self, index: int) -> MattingSample:
-        if not -self.length <= index < self.length:
-            raise IndexError(f"index {index} out of range for {self.length} samples")
-        index %= self.length
-        rng = self._rng(index)
+        index, rng = self._item(index)
         fg_path, alpha_path = self.pairs[index % len(self.pairs)]
         fg, alpha = load_foreground(fg_path), load_alpha(alpha_path)
         if fg.shape[:2] != alpha.shape:
