@@ -167,17 +167,20 @@ class TrimapEdit:
         self._rect: tuple[int, int, int, int] | None = (0, 0, 0, 0)
 
     @classmethod
-    def from_arrays(cls, label: str, x: int, y: int, before: np.ndarray, after: np.ndarray) -> TrimapEdit:
+    def from_arrays(
+        cls, label: str, x: int, y: int, before: np.ndarray, after: np.ndarray, changed: np.ndarray | None = None
+    ) -> TrimapEdit:
         """The edit that turns ``before`` into ``after`` (uint8 (h, w)) in the rectangle at (x, y)."""
         edit = cls(label)
-        edit.add(x, y, before, after)
+        edit.add(x, y, before, after, changed)
         return edit
 
-    def add(self, x: int, y: int, before: np.ndarray, after: np.ndarray) -> None:
+    def add(self, x: int, y: int, before: np.ndarray, after: np.ndarray, changed: np.ndarray | None = None) -> None:
         """Record a further change of the rectangle at (x, y) from ``before`` to ``after`` (uint8 (h, w)).
 
         Only the tiles the rectangle overlaps are touched.  A pixel this edit had already changed keeps
-        its first ``before``, so undoing restores the state from before the whole edit.
+        its first ``before``, so undoing restores the state from before the whole edit.  ``changed``:
+        ``before != after`` when the caller has it already (a whole-image compare costs ~20 ms at 50 MP).
         """
         before, after = np.asarray(before), np.asarray(after)
         if before.ndim != 2 or before.shape != after.shape or before.dtype != np.uint8 or after.dtype != np.uint8:
@@ -191,7 +194,10 @@ class TrimapEdit:
         h, w = before.shape
         if before.size == 0:
             return
-        changed = before != after
+        if changed is None:
+            changed = before != after
+        elif changed.shape != before.shape:
+            raise ValueError(f"changed mask {changed.shape} does not match the {before.shape} change")
         tile = EDIT_TILE
         for row in range(y // tile, (y + h - 1) // tile + 1):
             ty0, ty1 = max(y, row * tile) - y, min(y + h, (row + 1) * tile) - y
@@ -565,7 +571,8 @@ class MatteDocument:
         if x + w > width or y + h > height:
             raise ValueError(f"patch {patch.rect} (x, y, w, h) reaches outside the {width}×{height} trimap")
         region = self._trimap[y : y + h, x : x + w]
-        bx, by, bw, bh = cv2.boundingRect((region != patch.values).view(np.uint8))
+        changed = region != patch.values
+        bx, by, bw, bh = cv2.boundingRect(changed.view(np.uint8))
         if bw == 0:
             return open_edit
         inner = (slice(by, by + bh), slice(bx, bx + bw))
@@ -574,6 +581,7 @@ class MatteDocument:
         if after_counts[[BACKGROUND, UNKNOWN, FOREGROUND]].sum() != after.size:
             raise ValueError("patch values must be 0, 128 or 255")
         before = region[inner].copy()
+        changed = changed[inner]
         region[inner] = after
         x, y = x + bx, y + by
         self._counts += after_counts - _class_counts(before)
@@ -581,11 +589,11 @@ class MatteDocument:
         # The edit copies what it keeps, so the caller may reuse the patch.
         if open_edit is not None:
             previous_nbytes = open_edit.nbytes
-            open_edit.add(x, y, before, after)
+            open_edit.add(x, y, before, after, changed)
             self.history.amend_top(open_edit, previous_nbytes)
             edit = open_edit
         else:
-            edit = TrimapEdit.from_arrays(label, x, y, before, after)
+            edit = TrimapEdit.from_arrays(label, x, y, before, after, changed)
             self.history.push(edit)
         self._notify("trimap", (x, y, bw, bh))
         self._update_dirty()
