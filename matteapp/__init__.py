@@ -6,9 +6,21 @@ The public inference API::
     model = matteapp.load_model(source=None, device="auto", precision="auto")
     result = model.predict(image, trimap, max_global_tokens=None)
     result.alpha, result.routing
+
+Layers, bottom up (each imports only those below it; ``tests/test_layers.py`` checks):
+``base`` → ``model`` (networks, checkpoints, predictor) → ``io`` and ``engine`` → ``document`` →
+``training``, ``cli``, ``gui`` (the only one that imports Qt).
 """
 
-from .predictor import Cancelled, MattePredictor, MatteResult, ProgressEvent, load_model
+__version__ = "0.1.0"
+
+import sys as _sys
+
+from matteapp.io import images as _images
+from matteapp.model.predictor import Cancelled, MattePredictor, MatteResult, ProgressEvent, load_model
+
+# Where the README of 0.1 told readers to find it (``matteapp.imageio.MAX_IMAGE_PIXELS``): the same
+# module object, so setting the limit there still takes effect.
+_sys.modules.setdefault(__name__ + ".imageio", _images)
 
 __all__ = ["Cancelled", "MattePredictor", "MatteResult", "ProgressEvent", "load_model"]
-__version__ = "0.1.0"

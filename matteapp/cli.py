@@ -8,7 +8,6 @@ not given; 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -154,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # training lives in matteapp.training; its parser is added there when available
     try:
-        from .training.cli import add_train_parser
+        from matteapp.training.cli import add_train_parser
     except ImportError:
         pass
     else:
@@ -170,8 +169,8 @@ def _err(message: str) -> None:
 
 
 def _session(args):
-    from .recent import remember_checkpoint
-    from .session import MattingSession
+    from matteapp.engine.session import MattingSession
+    from matteapp.io.recent import remember_checkpoint
 
     if args.model and Path(args.model).exists():
         remember_checkpoint(Path(args.model))
@@ -193,7 +192,7 @@ def _progress_bar(total_label: str):
 
 
 def _load_photo(path: Path):
-    from .imageio import ImageLoadError, load_image
+    from matteapp.io.images import ImageLoadError, load_image
 
     try:
         return load_image(path)
@@ -202,7 +201,7 @@ def _load_photo(path: Path):
 
 
 def _load_trimap_for(path: Path, photo, resize: bool):
-    from .trimap import TrimapError, load_trimap
+    from matteapp.engine.trimap import TrimapError, load_trimap
 
     try:
         return load_trimap(path, expected_size=photo.size, resize=resize)
@@ -211,7 +210,7 @@ def _load_trimap_for(path: Path, photo, resize: bool):
 
 
 def _run_session(session, args, image, trimap, preview=False, label="matting"):
-    from .predictor import Cancelled
+    from matteapp.base import Cancelled
 
     bar, update = _progress_bar(label)
     try:
@@ -235,7 +234,7 @@ def _run_session(session, args, image, trimap, preview=False, label="matting"):
 
 
 def _write(fn, *a, **kw):
-    from .export import OutputExistsError
+    from matteapp.io.export import OutputExistsError
 
     try:
         return fn(*a, **kw)
@@ -249,9 +248,9 @@ def _write(fn, *a, **kw):
 
 
 def cmd_matte(args) -> int:
-    from . import export
-    from .session import downscale_pair
-    from .trimap import default_band_width, trimap_from_mask, trimap_from_rect
+    from matteapp.engine.session import downscale_pair
+    from matteapp.engine.trimap import default_band_width, trimap_from_mask, trimap_from_rect
+    from matteapp.io import export
 
     outputs = [p for p in (args.output, args.alpha, args.routing, args.trimap_out, args.composite) if p]
     if not args.force:
@@ -322,7 +321,7 @@ def _load_mask(path: Path, photo, resize: bool):
 def cmd_batch(args) -> int:
     from tqdm import tqdm
 
-    from . import export
+    from matteapp.io import export
 
     if not args.input_dir.is_dir():
         raise CliError(f"{args.input_dir}: not a folder")
@@ -373,7 +372,7 @@ def _find_by_stem(folder: Path, stem: str) -> Path | None:
 
 
 def cmd_eval(args) -> int:
-    from .evaluate import EvalError, evaluate, find_samples, format_table, write_csv, write_json
+    from matteapp.engine.evaluate import EvalError, evaluate, find_samples, format_table, write_csv, write_json
 
     try:
         samples = find_samples(images=args.images, trimaps=args.trimaps, alphas=args.alphas, dataset=args.dataset)
@@ -399,10 +398,10 @@ def cmd_eval(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from .checkpoint import CheckpointError, load_network, save_network
-    from .model import preset_config, preset_names
-    from .predictor import bundled_model_path
-    from .recent import recent_checkpoints, remember_checkpoint
+    from matteapp.io.recent import recent_checkpoints, remember_checkpoint
+    from matteapp.model import preset_config, preset_names
+    from matteapp.model.checkpoint import CheckpointError, load_network, save_network
+    from matteapp.model.predictor import bundled_model_path
 
     action = args.models_command or "list"
     if action == "info":
@@ -445,7 +444,7 @@ def cmd_models(args) -> int:
 
 def launch_gui(argv: list[str]) -> int:
     try:
-        from .gui.app import main as gui_main
+        from matteapp.gui.app import main as gui_main
     except ModuleNotFoundError as exc:
         if not (exc.name or "").startswith("matteapp.gui"):
             raise

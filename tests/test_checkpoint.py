@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import torch
 
-from matteapp.checkpoint import (
+from matteapp.model import MattingConfig, build_model
+from matteapp.model.checkpoint import (
     CONFIG_METADATA_KEY,
     CheckpointError,
     convert_state_dict,
@@ -26,9 +27,8 @@ from matteapp.checkpoint import (
     read_state_dict,
     save_network,
 )
-from matteapp.model import MattingConfig, build_model
+from matteapp.model.predictor import MattePredictor, load_model
 from matteapp.model.routing import eca_kernel_size
-from matteapp.predictor import MattePredictor, load_model
 
 MEMATTE = MattingConfig(name="tiny-mematte", embed_dim=96, num_heads=3, routed=True)
 VITMATTE = MattingConfig(name="tiny-vitmatte", embed_dim=96, num_heads=3, routed=False, global_rel_pos_size=32)

@@ -8,12 +8,12 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import DEV_DATA, REFERENCE, require
 from PIL import Image
 
-from conftest import DEV_DATA, REFERENCE, require
-from matteapp.checkpoint import save_network
 from matteapp.cli import EXIT_EXISTS, EXIT_FAILED, EXIT_INPUT, run
 from matteapp.model import MattingConfig, build_model
+from matteapp.model.checkpoint import save_network
 
 
 @pytest.fixture(autouse=True)

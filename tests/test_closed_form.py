@@ -5,12 +5,12 @@ import time
 import cv2
 import numpy as np
 import pytest
+from conftest import DEV_DATA, require
 from PIL import Image
 
-from conftest import DEV_DATA, require
-from matteapp.closed_form import closed_form_alpha
-from matteapp.metrics import mse, sad
-from matteapp.predictor import Cancelled
+from matteapp.engine.closed_form import closed_form_alpha
+from matteapp.engine.metrics import mse, sad
+from matteapp.model.predictor import Cancelled
 
 NAMES = [f"GT{i:02d}.png" for i in range(1, 11)]
 TRIMAPS = ["trimap1", "trimap2"]

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from matteapp import paint
-from matteapp.document import DEFAULT_SETTINGS, EDIT_TILE, EditHistory, MatteDocument, TrimapEdit
-from matteapp.imageio import LoadedImage
+from matteapp.document import paint
+from matteapp.document.state import DEFAULT_SETTINGS, EDIT_TILE, EditHistory, MatteDocument, TrimapEdit
+from matteapp.engine.session import MattingSession, SessionResult
+from matteapp.engine.trimap import TrimapError
+from matteapp.io.images import LoadedImage
 from matteapp.model import MattingConfig, build_model
-from matteapp.predictor import MattePredictor
-from matteapp.session import MattingSession, SessionResult
-from matteapp.trimap import TrimapError
+from matteapp.model.predictor import MattePredictor
 
 BG, UNK, FG = 0, 128, 255
 
@@ -412,7 +412,7 @@ def test_a_failing_observer_is_logged_and_the_others_still_run(doc, caplog):
 
     doc.subscribe(broken)
     rec = Recorder(doc)
-    with caplog.at_level(logging.ERROR, logger="matteapp.document"):
+    with caplog.at_level(logging.ERROR, logger="matteapp.document.state"):
         edit = brush(doc, [(10.0, 10.0)])
     assert edit is not None and rec.of("trimap") == [edit.rect]
     assert "widget is gone" in caplog.text

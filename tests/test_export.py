@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-import matteapp.export as export
-from matteapp.export import (
+import matteapp.io.export as export
+from matteapp.engine.foreground import estimate_foreground
+from matteapp.io.export import (
     OutputExistsError,
     alpha_to_uint8,
     alpha_to_uint16,
@@ -26,7 +27,6 @@ from matteapp.export import (
     save_png,
     write_atomic,
 )
-from matteapp.foreground import estimate_foreground
 
 
 @pytest.fixture(scope="module")

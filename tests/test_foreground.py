@@ -5,18 +5,18 @@ import time
 import cv2
 import numpy as np
 import pytest
+from conftest import DEV_DATA, require
 from PIL import Image
 from pymatting import estimate_foreground_ml
 
-from conftest import DEV_DATA, require
-from matteapp.foreground import (
+from matteapp.engine.foreground import (
     SOFT_EPSILON,
     estimate_foreground,
     estimate_foreground_regions,
     soft_mask,
     soft_tiles,
 )
-from matteapp.predictor import Cancelled
+from matteapp.model.predictor import Cancelled
 
 NAMES = [f"GT{i:02d}.png" for i in range(1, 11)]
 

@@ -18,14 +18,14 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QPoint, Qt  # noqa: E402
 from PySide6.QtWidgets import QSpinBox  # noqa: E402
 
-from matteapp.export_plan import ExportPlan  # noqa: E402
+from matteapp.document.export_plan import ExportPlan  # noqa: E402
+from matteapp.document.project import find_autosaves  # noqa: E402
+from matteapp.engine.trimap import BACKGROUND, FOREGROUND, UNKNOWN  # noqa: E402
 from matteapp.gui.imaging import rgba_from_qimage  # noqa: E402
 from matteapp.gui.main_window import MainWindow  # noqa: E402
 from matteapp.gui.worker import MatteController  # noqa: E402
 from matteapp.model import MattingConfig, build_model  # noqa: E402
-from matteapp.predictor import MattePredictor  # noqa: E402
-from matteapp.project import find_autosaves  # noqa: E402
-from matteapp.trimap import BACKGROUND, FOREGROUND, UNKNOWN  # noqa: E402
+from matteapp.model.predictor import MattePredictor  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

@@ -13,8 +13,8 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from matteapp.gui.canvas import ImageCanvas, build_pyramid, halve, pyramid_shapes, update_pyramid  # noqa: E402
 from matteapp.gui.imaging import (  # noqa: E402
     apply_lut,
-    grab_png,
     colormap_lut,
+    grab_png,
     qimage_view,
     qimage_view_region,
     rgba_from_qimage,

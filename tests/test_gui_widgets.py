@@ -11,16 +11,16 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QSettings, Qt  # noqa: E402
 from PySide6.QtWidgets import QMessageBox, QPushButton, QToolButton  # noqa: E402
 
-from matteapp import export  # noqa: E402
-from matteapp.export_plan import ExportPlan, default_paths, default_plan, run_export  # noqa: E402
+from matteapp.io import export  # noqa: E402
+from matteapp.document.export_plan import ExportPlan, default_paths, default_plan, run_export  # noqa: E402
+from matteapp.engine.session import SessionResult, global_attention_savings  # noqa: E402
 from matteapp.gui.export_dialog import ExportDialog  # noqa: E402
 from matteapp.gui.model_dialog import ModelChoice, ModelDialog, check_checkpoint_file  # noqa: E402
 from matteapp.gui.widgets import RoutingPanel, RunPanel, ToolOptionsPanel  # noqa: E402
 from matteapp.gui.widgets.routing_panel import format_megabytes  # noqa: E402
 from matteapp.gui.widgets.tool_options_panel import BRUSH_MAX, _brush_to_slider, _slider_to_brush  # noqa: E402
-from matteapp.predictor import BlockRouting, Cancelled, bundled_model_path  # noqa: E402
-from matteapp.recent import remember_checkpoint  # noqa: E402
-from matteapp.session import SessionResult, global_attention_savings  # noqa: E402
+from matteapp.io.recent import remember_checkpoint  # noqa: E402
+from matteapp.model.predictor import BlockRouting, Cancelled, bundled_model_path  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

@@ -12,6 +12,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QCoreApplication, QTimer  # noqa: E402
 
+from matteapp.engine.session import SessionResult, estimate_memory_bytes  # noqa: E402
 from matteapp.gui.stall import StallMonitor  # noqa: E402
 from matteapp.gui.worker import (  # noqa: E402
     MatteController,
@@ -21,8 +22,7 @@ from matteapp.gui.worker import (  # noqa: E402
     describe_failure,
 )
 from matteapp.model import MattingConfig, build_model  # noqa: E402
-from matteapp.predictor import MattePredictor, bundled_model_path  # noqa: E402
-from matteapp.session import SessionResult, estimate_memory_bytes  # noqa: E402
+from matteapp.model.predictor import MattePredictor, bundled_model_path  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

@@ -1,4 +1,4 @@
-"""matteapp.imageio: every supported format and pixel format, EXIF orientation, metadata, broken files.
+"""matteapp.io.images: every supported format and pixel format, EXIF orientation, metadata, broken files.
 
 All inputs are written into tmp_path by the test itself (Pillow, OpenCV, or by hand for the odd headers
 no encoder will produce), so the expected pixels are known exactly.
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from matteapp import imageio
-from matteapp.imageio import MAX_IMAGE_PIXELS, ImageLoadError, LoadedImage, load_image
+from matteapp.io import images as imageio
+from matteapp.io.images import MAX_IMAGE_PIXELS, ImageLoadError, LoadedImage, load_image
 
 RNG = np.random.default_rng(1234)
 NOISE = RNG.integers(0, 256, (24, 32, 3), dtype=np.uint8)  # H=24, W=32: orientation mistakes change the shape

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from matteapp.metrics import connectivity_error, evaluate_alpha, gradient_error, mse, sad
+from matteapp.engine.metrics import connectivity_error, evaluate_alpha, gradient_error, mse, sad
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """Module-level behaviour of the backbone, routing, LTRM/ECA and decoder."""
 
-import math
 
 import numpy as np
 import pytest
@@ -9,9 +8,9 @@ import torch.nn.functional as F
 
 from matteapp.model import MattingConfig, build_model
 from matteapp.model import attention as attention_mod
+from matteapp.model.predictor import MattePredictor
 from matteapp.model.routing import ECA, TokenRefinement, eca_kernel_size, routing_margin, select_routed
 from matteapp.model.vit import Block, resize_abs_pos, window_partition, window_unpartition
-from matteapp.predictor import MattePredictor
 
 SMALL = MattingConfig(name="d96", embed_dim=96, num_heads=3)
 

@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from matteapp import paint
-from matteapp.paint import Patch
+from matteapp.document import paint
+from matteapp.document.paint import Patch
 
 BG, UNK, FG = 0, 128, 255
 

@@ -6,12 +6,12 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import DEV_DATA, require
 
 import matteapp
-from conftest import DEV_DATA, require
-from matteapp.checkpoint import CheckpointError
 from matteapp.model import MattingConfig, build_model
-from matteapp.predictor import (
+from matteapp.model.checkpoint import CheckpointError
+from matteapp.model.predictor import (
     Cancelled,
     MattePredictor,
     bundled_model_path,
@@ -154,7 +154,7 @@ def test_device_and_precision_resolution():
 def test_core_imports_without_qt():
     code = (
         "import sys; sys.modules['PySide6'] = None; "
-        "import matteapp, matteapp.checkpoint, matteapp.predictor, matteapp.model, matteapp.cli; "
+        "import matteapp, matteapp.model.checkpoint, matteapp.model.predictor, matteapp.model, matteapp.cli; "
         "assert not any(m.startswith('PySide6') and sys.modules[m] is not None for m in sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -165,9 +165,9 @@ def test_bundled_model_mattes_a_real_photo_and_routes_a_sensible_fraction():
     if path is None:
         pytest.skip("no bundled model in resources/models")
     require(DEV_DATA)
-    from matteapp.imageio import load_image
-    from matteapp.metrics import sad
-    from matteapp.trimap import load_trimap
+    from matteapp.engine.metrics import sad
+    from matteapp.engine.trimap import load_trimap
+    from matteapp.io.images import load_image
 
     photo = load_image(DEV_DATA / "image" / "GT04.png")
     trimap = load_trimap(DEV_DATA / "trimap1" / "GT04.png", expected_size=photo.size)

@@ -11,12 +11,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from matteapp import paint, project
-from matteapp.document import MatteDocument
-from matteapp.export import OutputExistsError
-from matteapp.imageio import load_image
-from matteapp.project import ProjectError, autosave, discard_autosave, find_autosaves, load_project, save_project
-from matteapp.session import SessionResult
+from matteapp.document import paint, project
+from matteapp.document.project import (
+    ProjectError,
+    autosave,
+    discard_autosave,
+    find_autosaves,
+    load_project,
+    save_project,
+)
+from matteapp.document.state import MatteDocument
+from matteapp.engine.session import SessionResult
+from matteapp.io.export import OutputExistsError
+from matteapp.io.images import load_image
 
 BG, UNK, FG = 0, 128, 255
 

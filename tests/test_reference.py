@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from conftest import REFERENCE, require
 from PIL import Image
 
 import matteapp
-from conftest import REFERENCE, require
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,15 @@ import numpy as np
 import pytest
 import torch
 
+from matteapp.engine.session import (
+    MattingSession,
+    downscale_pair,
+    estimate_memory_bytes,
+    global_attention_savings,
+    plan_for_budget,
+)
 from matteapp.model import MattingConfig, build_model, preset_config
-from matteapp.predictor import Cancelled, MattePredictor
-from matteapp.session import MattingSession, downscale_pair, estimate_memory_bytes, global_attention_savings, plan_for_budget
+from matteapp.model.predictor import Cancelled, MattePredictor
 
 SMALL = MattingConfig(name="d96", embed_dim=96, num_heads=3)
 
@@ -153,7 +159,7 @@ def test_unknown_engine_and_size_mismatch(session, photo):
 
 
 def test_trimap_from_model_rebands_at_full_resolution(session, photo):
-    from matteapp.session import trimap_from_model
+    from matteapp.engine.session import trimap_from_model
 
     image, trimap = photo
     out = trimap_from_model(session, image, trimap, band_width=12, long_side=160)

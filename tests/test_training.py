@@ -8,8 +8,23 @@ import pytest
 import torch
 
 from matteapp.model import MattingConfig, build_model
-from matteapp.training.losses import batr_loss, distillation_loss, gradient_penalty, laplacian_loss, matting_losses, region_l1
-from matteapp.training.trainer import TrainConfig, copy_shared_weights, export_run, init_from_timm, load_run_network, lr_at, train
+from matteapp.training.losses import (
+    batr_loss,
+    distillation_loss,
+    gradient_penalty,
+    laplacian_loss,
+    matting_losses,
+    region_l1,
+)
+from matteapp.training.trainer import (
+    TrainConfig,
+    copy_shared_weights,
+    export_run,
+    init_from_timm,
+    load_run_network,
+    lr_at,
+    train,
+)
 
 TINY = dict(embed_dim=48, num_heads=2, convstream_widths=(8, 16, 24), fusion_widths=(32, 16, 8, 8), crop=64, batch_size=2,
             workers=0, warmup=2, log_every=1, lr=2e-3, threads=2)

@@ -1,13 +1,14 @@
-"""matteapp.trimap: loading, normalizing, banding masks, GrabCut from a rectangle, statistics."""
+"""matteapp.engine.trimap: loading, normalizing, banding masks, GrabCut from a rectangle, statistics."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pytest
+from conftest import DEV_DATA, require
 from PIL import Image
 
-from matteapp.trimap import (
+from matteapp.engine.trimap import (
     BACKGROUND,
     BAND_FRACTION,
     FOREGROUND,
@@ -22,8 +23,6 @@ from matteapp.trimap import (
     trimap_from_rect,
     trimap_stats,
 )
-
-from conftest import DEV_DATA, require
 
 VALUES = {BACKGROUND, UNKNOWN, FOREGROUND}
 

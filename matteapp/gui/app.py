@@ -13,8 +13,8 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
-from ..predictor import bundled_model_path
-from .main_window import MainWindow
+from matteapp.gui.main_window import MainWindow
+from matteapp.model.predictor import bundled_model_path
 
 ORGANIZATION = APPLICATION = "matteapp"
 DEVICES = ("auto", "cpu", "cuda", "mps")

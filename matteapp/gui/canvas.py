@@ -13,7 +13,7 @@ routing maps repaint only the tokens whose colour changed.
 
 Coordinates: the scene is the photo, one scene unit per photo pixel, (0, 0) at its top-left corner.
 Signals carry photo pixels.  Alpha and routing maps may come at a smaller "work size" (a preview run):
-``work_size`` is (H, W) as in :class:`matteapp.session.SessionResult`, and a work pixel (x, y) covers photo
+``work_size`` is (H, W) as in :class:`matteapp.engine.session.SessionResult`, and a work pixel (x, y) covers photo
 pixels [x·sx, (x+1)·sx) × [y·sy, (y+1)·sy) with sx = W_photo / W_work, sy = H_photo / H_work.
 """
 
@@ -30,8 +30,7 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, QSize, Qt, QT
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap, QPolygonF, QTransform
 from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsView, QWidget
 
-from ..export import HEATMAP_COLORMAP, TOKEN_SIZE, routing_density
-from .imaging import (
+from matteapp.gui.imaging import (
     apply_lut,
     checkerboard_brush,
     colormap_lut,
@@ -40,6 +39,7 @@ from .imaging import (
     qimage_view_region,
     trimap_tint_lut,
 )
+from matteapp.io.export import HEATMAP_COLORMAP, TOKEN_SIZE, routing_density
 
 TILE_SIZE = 512
 VIEW_MODES = ("photo", "trimap", "alpha", "cutout", "split", "routing")

@@ -1,8 +1,8 @@
 """QUndoCommand wrappers around the document's own undo history.
 
-:class:`~matteapp.document.MatteDocument` already records every trimap edit sparsely and knows how to
+:class:`~matteapp.document.state.MatteDocument` already records every trimap edit sparsely and knows how to
 undo and redo it; the QUndoStack only gives the window its Undo/Redo actions, menu texts and clean
-state.  So a command holds no pixels: it names one :class:`~matteapp.document.TrimapEdit` and steps the
+state.  So a command holds no pixels: it names one :class:`~matteapp.document.state.TrimapEdit` and steps the
 document's history when the stack steps.  The edit is applied before the command is pushed (a stroke
 paints while the mouse moves), so the command's first ``redo()``, which ``QUndoStack.push`` calls,
 does nothing.
@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from ..document import MatteDocument, TrimapEdit
+from matteapp.document.state import MatteDocument, TrimapEdit
 
 
 class DocumentEditCommand(QUndoCommand):

@@ -1,6 +1,6 @@
 """The Export dialog: which files to write, where, and confirmation before anything is replaced.
 
-It only decides; :func:`matteapp.export_plan.run_export` writes the files, in the worker thread.
+It only decides; :func:`matteapp.document.export_plan.run_export` writes the files, in the worker thread.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..export_plan import OUTPUTS, ExportPlan, default_paths
-from .widgets.panel_layout import compact, section_header
+from matteapp.document.export_plan import OUTPUTS, ExportPlan, default_paths
+from matteapp.gui.widgets.panel_layout import compact, section_header
 
 _OUTPUT_INFO = {
     "cutout": ("Cut-out (RGBA PNG)", "The subject with a transparent background, straight alpha, 8 bits per channel."),

@@ -1,6 +1,6 @@
 """The main window: wires the canvas and the side panels to the document and to the background worker.
 
-The window owns no image state.  :class:`~matteapp.document.MatteDocument` holds the photo, trimap, undo
+The window owns no image state.  :class:`~matteapp.document.state.MatteDocument` holds the photo, trimap, undo
 history, results and settings; widgets show it by observing its events; tools change it through
 ``doc.apply`` (one :class:`~matteapp.gui.commands.DocumentEditCommand` per undo step); everything slow —
 opening a photo, GrabCut, re-banding, matting, exporting — runs on the
@@ -41,14 +41,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .. import __version__, paint
-from ..document import MatteDocument, TrimapEdit
-from ..export import OutputExistsError, alpha_to_uint8, export_trimap
-from ..export_plan import ExportPlan, run_export
-from ..imageio import LoadedImage, load_image
-from ..paint import Patch
-from ..predictor import ProgressEvent, bundled_model_path
-from ..project import (
+from matteapp import __version__
+from matteapp.document import paint
+from matteapp.document.export_plan import ExportPlan, run_export
+from matteapp.document.paint import Patch
+from matteapp.document.project import (
     MANIFEST,
     PROJECT_SUFFIX,
     AutosaveInfo,
@@ -59,9 +56,9 @@ from ..project import (
     load_project,
     save_project,
 )
-from ..recent import remember_checkpoint
-from ..session import SessionResult, global_attention_savings
-from ..trimap import (
+from matteapp.document.state import MatteDocument, TrimapEdit
+from matteapp.engine.session import SessionResult, global_attention_savings
+from matteapp.engine.trimap import (
     BACKGROUND,
     FOREGROUND,
     UNKNOWN,
@@ -71,20 +68,24 @@ from ..trimap import (
     trimap_from_grabcut_mask,
     trimap_from_mask,
 )
-from .canvas import ImageCanvas
-from .commands import push_edit
-from .export_dialog import ExportDialog
-from .imaging import TRIMAP_BACKGROUND_TINT, TRIMAP_FOREGROUND_TINT, TRIMAP_UNKNOWN_TINT
-from .model_dialog import ModelDialog
-from .widgets import RoutingPanel, RunPanel, ToolOptionsPanel
-from .widgets.empty_state import EmptyState
-from .widgets.routing_panel import format_megabytes
-from .worker import MatteController, MatteRequest, ModelInfo
+from matteapp.gui.canvas import ImageCanvas
+from matteapp.gui.commands import push_edit
+from matteapp.gui.export_dialog import ExportDialog
+from matteapp.gui.imaging import TRIMAP_BACKGROUND_TINT, TRIMAP_FOREGROUND_TINT, TRIMAP_UNKNOWN_TINT
+from matteapp.gui.model_dialog import ModelDialog
+from matteapp.gui.widgets import RoutingPanel, RunPanel, ToolOptionsPanel
+from matteapp.gui.widgets.empty_state import EmptyState
+from matteapp.gui.widgets.routing_panel import format_megabytes
+from matteapp.gui.worker import MatteController, MatteRequest, ModelInfo
+from matteapp.io.export import OutputExistsError, alpha_to_uint8, export_trimap
+from matteapp.io.images import LoadedImage, load_image
+from matteapp.io.recent import remember_checkpoint
+from matteapp.model.predictor import ProgressEvent, bundled_model_path
 
 log = logging.getLogger(__name__)
 
 SAMPLE_PHOTO = Path(__file__).resolve().parents[2] / "resources" / "samples" / "astronaut.png"
-"""The bundled public-domain sample photo (located like :data:`matteapp.predictor.BUNDLED_MODEL_DIR`)."""
+"""The bundled public-domain sample photo (located like :data:`matteapp.model.predictor.BUNDLED_MODEL_DIR`)."""
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp")
 _PHOTO_GLOBS = " ".join(f"*{s}" for s in PHOTO_SUFFIXES)
@@ -138,7 +139,7 @@ _SCRIBBLE_CODE = {BACKGROUND: 1, UNKNOWN: 2, FOREGROUND: 3}
 class AutoTrimapSource:
     """What an automatic trimap was made from, so that its unknown band can be laid again at another width.
 
-    ``kind`` "grabcut": the :func:`~matteapp.trimap.grabcut_mask` of ``rect`` (x, y, w, h), kept as
+    ``kind`` "grabcut": the :func:`~matteapp.engine.trimap.grabcut_mask` of ``rect`` (x, y, w, h), kept as
     ``packed_mask`` (``np.packbits``: 6 MB for 50 MP rather than 50); ``kind`` "alpha": ``alpha``, a run's
     matte as uint8 (h, w) at the size it ran at.  ``size``: (H, W) of the photo.  Undo keeps a few of these
     alive, hence the compact forms.
@@ -209,7 +210,7 @@ class MissingPhoto:
 
 def project_photo_missing(path: Path) -> bool:
     """True when the project at ``path`` is readable but its photo is at neither its saved absolute path
-    nor its path relative to the project (the lookup of :func:`matteapp.project.load_project`)."""
+    nor its path relative to the project (the lookup of :func:`matteapp.document.project.load_project`)."""
     try:
         with zipfile.ZipFile(path) as archive:
             photo = json.loads(archive.read(MANIFEST))["photo"]

@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..predictor import bundled_model_path
-from ..recent import recent_checkpoints
-from .widgets.panel_layout import compact, section_header
+from matteapp.gui.widgets.panel_layout import compact, section_header
+from matteapp.io.recent import recent_checkpoints
+from matteapp.model.predictor import bundled_model_path
 
 CHECKPOINT_EXTENSIONS = (".pth", ".pt", ".ckpt", ".safetensors", ".bin")
 FILE_FILTER = "Model checkpoints (*.pth *.pt *.ckpt *.safetensors *.bin);;All files (*)"
@@ -46,7 +46,7 @@ PRECISIONS = {
 class ModelChoice:
     """What to load: ``source`` a checkpoint path or None for the bundled default model; ``device``
     "auto" | "cpu" | "cuda" | "mps"; ``precision`` "auto" | "fp32" | "bf16" | "fp16" (the arguments
-    of :func:`matteapp.predictor.load_model`)."""
+    of :func:`matteapp.model.predictor.load_model`)."""
 
     source: str | None
     device: str = "auto"
@@ -110,7 +110,7 @@ class ModelDialog(QDialog):
 
     The choice is remembered in ``settings`` (default ``QSettings("matteapp", "matteapp")``) on OK
     and offered again next time.  :meth:`result` → :class:`ModelChoice`.  Recently used checkpoints
-    come from :mod:`matteapp.recent`; adding a checkpoint there is the main window's job once it has
+    come from :mod:`matteapp.io.recent`; adding a checkpoint there is the main window's job once it has
     loaded.
     """
 

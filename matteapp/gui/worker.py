@@ -30,8 +30,15 @@ import numpy as np
 import torch
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
-from ..predictor import Cancelled, MattePredictor, ProgressEvent, bundled_model_path, load_model, validate_inputs
-from ..session import ENGINES, PREVIEW_LONG_SIDE, MattingSession, preview_size
+from matteapp.engine.session import ENGINES, PREVIEW_LONG_SIDE, MattingSession, preview_size
+from matteapp.model.predictor import (
+    Cancelled,
+    MattePredictor,
+    ProgressEvent,
+    bundled_model_path,
+    load_model,
+    validate_inputs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +146,7 @@ def describe_failure(exc: BaseException) -> tuple[str, str]:
 
 def load_failure_message(exc: BaseException, description: str) -> str:
     """Readable reason a model did not load (checkpoint errors already name the file)."""
-    from ..checkpoint import CheckpointError
+    from matteapp.model.checkpoint import CheckpointError
 
     if is_out_of_memory(exc):
         return f"Not enough memory to load {description}; close other programs or choose a smaller model."
@@ -509,7 +516,7 @@ class MatteController(QObject):
         loader: Callable[[], MattePredictor] | None = None,
     ) -> None:
         """Loads a model on the worker: ``source`` None = the bundled default, else a checkpoint path
-        or preset name (see :func:`matteapp.predictor.load_model`).  ``loader``, if given, is called on
+        or preset name (see :func:`matteapp.model.predictor.load_model`).  ``loader``, if given, is called on
         the worker instead and must return a :class:`MattePredictor` (``source`` then only describes
         it).  Answers with ``modelLoading`` then ``modelReady`` or ``modelFailed``; a failed load keeps
         the previous model."""
@@ -566,8 +573,8 @@ class MatteController(QObject):
         ``on_done(value)`` or ``on_error(message)`` is then called on the GUI thread — unless a newer
         task replaced this one or :meth:`cancel` was called, in which case neither is.  With
         ``with_cancel``, ``fn`` is called as ``fn(cancel)`` where ``cancel()`` is true once the task is
-        stale (``fn`` may raise :class:`~matteapp.predictor.Cancelled`, e.g. by passing it on to
-        :func:`~matteapp.session.trimap_from_model`).
+        stale (``fn`` may raise :class:`~matteapp.model.predictor.Cancelled`, e.g. by passing it on to
+        :func:`~matteapp.engine.session.trimap_from_model`).
         """
         self._check_open()
         if self._task is not None:
@@ -729,7 +736,7 @@ def _describe_source(source: str | None, loader) -> str:
     if source is None:
         path = bundled_model_path()
         return f"the bundled model ({path.name})" if path else "the bundled model"
-    from ..model import preset_names
+    from matteapp.model import preset_names
 
     if source in preset_names():
         return f"preset {source} (random weights)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .network import MattingConfig, MattingNetwork
+from matteapp.model.network import MattingConfig, MattingNetwork
 
 _PRESETS: dict[str, Callable[[], MattingConfig]] = {}
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .decoder import DetailCapture
-from .vit import ViTBackbone
+from matteapp.model.decoder import DetailCapture
+from matteapp.model.vit import ViTBackbone
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from timm.layers import LayerNorm2d, Mlp
 from torch import nn
 
-from .attention import Attention
-from .routing import Router, TokenRefinement, routing_margin, select_routed
+from matteapp.model.attention import Attention
+from matteapp.model.routing import Router, TokenRefinement, routing_margin, select_routed
 
 Tick = Callable[[], None]
 # Tokens per slab of the MLP at inference (bounds the 4×D hidden activation: 32k × 1536 × 4 B = 200 MB).
@@ -285,9 +285,13 @@ class ViTBackbone(nn.Module):
         return x.permute(0, 3, 1, 2)
 
     def forward_train(
-        self, x: torch.Tensor, tau: float = 1.0, hard: bool = True
+        self, x: torch.Tensor, tau: float = 1.0, hard: bool = True, noise: float = 1.0
     ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
         """Training forward with Gumbel-softmax routing.
+
+        ``noise`` scales the Gumbel noise (1: standard Gumbel-softmax).  Annealing it to 0 makes the
+        training decisions the inference decisions (probability > 0.5): with full noise a router whose
+        probabilities all sit below 0.5 still routes its share in training and none at inference.
 
         Returns (features (B, D, h, w), per-routed-block policies (B, N) in {0, 1} carrying
         straight-through gradients, per-block outputs (B, h, w, D) for feature distillation).
@@ -299,10 +303,26 @@ class ViTBackbone(nn.Module):
         for i, blk in enumerate(self.blocks):
             if blk.routed:
                 log_probs = router_of[i](x.reshape(b, h * w, -1))
-                policy = F.gumbel_softmax(log_probs.float(), tau=tau, hard=hard)[..., 0:1].to(x.dtype)
+                policy = _gumbel_policy(log_probs.float(), tau, hard, noise).to(x.dtype)
                 policies.append(policy.squeeze(-1))
                 x = blk.forward_policy(x, policy)
             else:
                 x = blk(x)
             outputs.append(x)
         return x.permute(0, 3, 1, 2), policies, outputs
+
+
+def _gumbel_policy(log_probs: torch.Tensor, tau: float, hard: bool, noise: float) -> torch.Tensor:
+    """(…, 2) router log-probabilities → (…, 1) policy of the "global" class: Gumbel-softmax with the
+    noise scaled by ``noise``; ``hard`` gives {0, 1} decisions with straight-through gradients."""
+    logits = log_probs
+    if noise > 0:
+        gumbels = -torch.empty_like(log_probs).exponential_().log()
+        logits = logits + noise * gumbels
+    soft = (logits / tau).softmax(-1)
+    if not hard:
+        return soft[..., 0:1]
+    index = soft.argmax(-1, keepdim=True)
+    hard_y = torch.zeros_like(soft).scatter_(-1, index, 1.0)
+    return (hard_y - soft.detach() + soft)[..., 0:1]
+

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import sys
 
-from .trainer import TrainConfig
+from matteapp.training.trainer import TrainConfig
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -56,11 +56,17 @@ def add_train_parser(sub) -> None:
     r.add_argument("--target-ratio", type=float, default=d.target_ratio, help="BATR target fraction of routed tokens (default %(default)s)")
     r.add_argument("--distill-weight", type=float, default=d.distill_weight, help="default %(default)s")
     r.add_argument("--ratio-weight", type=float, default=d.ratio_weight, help="default %(default)s")
+    r.add_argument("--gumbel-anneal", type=float, default=d.gumbel_anneal, metavar="SHARE",
+                   help="let the Gumbel noise fall to 0 over this share of the steps, so training decides as inference does (default %(default)s: never)")
+    g.add_argument("--init-weights", help="start from these weights (a run's last.pt or a .safetensors/.pth of the same size): warm start")
     r.add_argument("--gumbel-tau", type=float, default=d.gumbel_tau, help="default %(default)s")
     s = p.add_argument_group("data")
-    s.add_argument("--data", choices=("synthetic", "composition1k"), default=d.data, help="default %(default)s")
-    s.add_argument("--fg-dir", help="composition1k: foreground folder")
-    s.add_argument("--alpha-dir", help="composition1k: alpha folder (same names as the foregrounds)")
+    s.add_argument("--data", choices=("synthetic", "composition1k", "photos"), default=d.data, help="default %(default)s")
+    s.add_argument("--fg-dir", help="composition1k: foreground folder; photos: folder of the photos")
+    s.add_argument("--alpha-dir", help="composition1k / photos: alpha folder (same names as the foregrounds / photos)")
+    s.add_argument("--photos", type=lambda t: tuple(v for v in t.split(",") if v), metavar="NAME,NAME",
+                   help="photos: the photo names (stems) to train on; name each, so validation photos in the same folder stay out")
+    s.add_argument("--synthetic-share", type=float, default=d.synthetic_share, help="photos: share of synthetic samples (default %(default)s)")
     s.add_argument("--bg-dir", help="composition1k: background photos")
     l = p.add_argument_group("logging")
     l.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, help="default %(default)s")
@@ -72,7 +78,7 @@ def add_train_parser(sub) -> None:
 def _cmd_train(args) -> int:
     from tqdm import tqdm
 
-    from .trainer import export_run, train
+    from matteapp.training.trainer import export_run, train
 
     if args.stage == "export":
         if not (args.run and args.dest):
@@ -95,7 +101,9 @@ def _cmd_train(args) -> int:
     def progress(row: dict) -> None:
         bar.n = row["step"]
         post = {"loss": f"{row['loss']:.4f}"}
-        if "routed" in row:
+        if "routed" in row and "routed_0" in row:
+            post["routed"] = "/".join(f"{row[k]:.0%}" for k in sorted(row) if k.startswith("routed_"))
+        elif "routed" in row:
             post["routed"] = f"{row['routed']:.0%}"
         bar.set_postfix(post, refresh=True)
 

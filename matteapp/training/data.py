@@ -23,9 +23,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from matteapp.trimap import BACKGROUND, FOREGROUND, UNKNOWN
-
-from .synthetic import color_jitter, generate_sample, random_background
+from matteapp.engine.trimap import BACKGROUND, FOREGROUND, UNKNOWN
+from matteapp.training.synthetic import color_jitter, generate_sample, random_background
 
 ALPHA_EPS = 1e-5
 """Alpha at most this is definite background, at least 1 − this definite foreground (as GenTrimap)."""
@@ -402,3 +401,125 @@ def _cover_crop(image: np.ndarray, crop: int, rng: np.random.Generator) -> np.nd
     if rng.random() < 0.5:
         image = image[:, ::-1]
     return np.ascontiguousarray(image)
+
+
+# ------------------------------------------------------------------------ real photos with known alpha
+
+
+P_WIDE_UNKNOWN = 0.3
+"""Share of photo samples whose unknown region is dilated far past GenTrimap's band: designers paint
+"unknown" generously over hair, and the model must not fog over such areas."""
+WIDE_UNKNOWN_RANGE = (10, 100)
+"""Dilation of the unknown region (px at :data:`TRIMAP_REFERENCE_SIZE`) for those samples."""
+
+
+@functools.lru_cache(maxsize=16)
+def _photo_foreground(image_path: str, alpha_path: str) -> tuple[np.ndarray, np.ndarray]:
+    """The foreground colours of a photo with known alpha (pymatting's multilevel estimate), cached per
+    process: a photo's own background would otherwise bleed into every new composite at soft pixels."""
+    from matteapp.engine.foreground import estimate_foreground
+
+    image = load_foreground(image_path)
+    alpha = load_alpha(alpha_path)
+    if image.shape[:2] != alpha.shape:
+        raise ValueError(
+            f"{Path(image_path).name} is {image.shape[1]}×{image.shape[0]} but its alpha is {alpha.shape[1]}×{alpha.shape[0]}."
+        )
+    fg = estimate_foreground(image, alpha, threads=1)
+    fg.setflags(write=False)
+    alpha.setflags(write=False)
+    return fg, alpha
+
+
+def degrade(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Camera and file degradations of a composite (``uint8`` H×W×3): sometimes a slight blur, sensor
+    noise and JPEG round-trip, each independently, so the model does not rely on clean 8-bit edges."""
+    if rng.random() < 0.2:
+        image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.3, 1.0))
+    if rng.random() < 0.3:
+        noise = rng.normal(0, rng.uniform(1, 5), image.shape).astype(np.float32)
+        image = np.clip(image.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+    if rng.random() < 0.3:
+        ok, buf = cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 96))])
+        if ok:
+            image = np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1])
+    return image
+
+
+def widen_unknown(trimap: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``trimap`` with its unknown region dilated by a random radius from :data:`WIDE_UNKNOWN_RANGE`
+    (scaled to the crop as :func:`random_trimap` does)."""
+    scale = max(1.0, min(trimap.shape) / TRIMAP_REFERENCE_SIZE)
+    radius = int(rng.integers(*WIDE_UNKNOWN_RANGE) * scale)
+    unknown = cv2.dilate((trimap == UNKNOWN).astype(np.uint8), _ellipse_kernel(2 * radius + 1))
+    out = trimap.copy()
+    out[unknown == 1] = UNKNOWN
+    return out
+
+
+def _rotate_pair(fg: np.ndarray, alpha: np.ndarray, rng: np.random.Generator, max_angle: float = 15.0):
+    """A small random rotation of a foreground and its alpha (edges reflected / alpha clamped)."""
+    h, w = alpha.shape
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-max_angle, max_angle), 1.0)
+    fg = cv2.warpAffine(fg, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    alpha = cv2.warpAffine(alpha, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return fg, alpha
+
+
+class PhotoMattingDataset(_EpochMixin, Dataset):
+    """Real photos with ground-truth alpha, re-composited: Composition-1K's recipe on a few photos.
+
+    ``pairs`` are (photo, alpha) files.  Each photo's foreground colours are estimated once
+    (pymatting, see :func:`_photo_foreground`); item i takes photo i mod n, rotates it slightly
+    (half the time), scales / crops / flips / colour-jitters it (:func:`augment_pair`), composites it
+    over a new background (:func:`random_background`, or another of the photos), degrades the result
+    (:func:`degrade`: blur, noise, JPEG) and draws a GenTrimap, dilated far past the soft region for
+    :data:`P_WIDE_UNKNOWN` of the items.  With ``synthetic_share`` > 0 that share of the items is a
+    :class:`SyntheticMattingDataset` sample instead, so hair / veil / hole shapes the photos lack stay
+    in the mix.
+    """
+
+    def __init__(
+        self,
+        pairs: list[tuple[Path | str, Path | str]],
+        crop: int = 512,
+        length: int = 10**9,
+        seed: int = 0,
+        synthetic_share: float = 0.0,
+    ):
+        if not pairs:
+            raise ValueError("PhotoMattingDataset needs at least one (photo, alpha) pair")
+        if crop < 32:
+            raise ValueError(f"crop must be at least 32, got {crop}")
+        if not 0.0 <= synthetic_share < 1.0:
+            raise ValueError(f"synthetic_share must be in [0, 1), got {synthetic_share}")
+        self.pairs = [(str(a), str(b)) for a, b in pairs]
+        self.length, self.crop, self.seed = int(length), int(crop), int(seed)
+        self.synthetic_share = float(synthetic_share)
+        self._synthetic = SyntheticMattingDataset(length=self.length, crop=self.crop, seed=self.seed + 7919)
+        # Estimate the foregrounds here, in the parent: DataLoader workers inherit the cache, and
+        # numba's thread pool deadlocks when first used in a forked worker.
+        for pair in self.pairs:
+            _photo_foreground(*pair)
+
+    def __getitem__(self, index: int) -> MattingSample:
+        index, rng = self._item(index)
+        if rng.random() < self.synthetic_share:
+            return self._synthetic[index]
+        fg, alpha = _photo_foreground(*self.pairs[index % len(self.pairs)])
+        fg, alpha = np.array(fg), np.array(alpha)
+        if rng.random() < 0.5:
+            fg, alpha = _rotate_pair(fg, alpha, rng)
+        fg, alpha = augment_pair(fg, alpha, rng, self.crop, pad_small=False)
+        if len(self.pairs) > 1 and rng.random() < 0.2:
+            other = load_foreground(self.pairs[int(rng.integers(len(self.pairs)))][0])
+            bg = _cover_crop(other, self.crop, rng)
+        else:
+            bg = random_background(rng, self.crop)
+        trimap = random_trimap(alpha, rng)
+        if rng.random() < P_WIDE_UNKNOWN:
+            trimap = widen_unknown(trimap, rng)
+        sample = make_sample(fg, alpha, bg, trimap)
+        image = (sample["image"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        sample["image"] = torch.from_numpy(np.ascontiguousarray(degrade(image, rng).transpose(2, 0, 1))).float().div_(255)
+        return sample

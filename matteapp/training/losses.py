@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+
 def region_l1(pred: torch.Tensor, target: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
     """Mean absolute error over the pixels of ``region`` (the official losses' normalization, which
     keeps a small unknown band as heavy as a large one)."""

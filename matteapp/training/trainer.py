@@ -24,9 +24,10 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import load_network, save_network
-from ..model import MattingConfig, MattingNetwork, build_model
-from .losses import batr_loss, distillation_loss, matting_losses
+from matteapp.model import MattingConfig, MattingNetwork, build_model
+from matteapp.model.checkpoint import load_network, save_network
+from matteapp.training.data import IMAGE_EXTENSIONS
+from matteapp.training.losses import batr_loss, distillation_loss, matting_losses
 
 
 @dataclass
@@ -53,12 +54,16 @@ class TrainConfig:
     distill_weight: float = 1.0
     ratio_weight: float = 2.0
     gumbel_tau: float = 1.0
+    gumbel_anneal: float = 0.0             # >0: Gumbel noise falls linearly to 0 over this share of the steps
+    init_weights: str | None = None        # start from these weights (e.g. the bundled model: warm start)
     bf16: bool = True
     threads: int | None = None
-    data: str = "synthetic"                # "synthetic" or "composition1k"
+    data: str = "synthetic"                # "synthetic", "composition1k" or "photos"
     fg_dir: str | None = None
     alpha_dir: str | None = None
     bg_dir: str | None = None
+    photos: tuple[str, ...] = ()           # "photos": stems of the photos in fg_dir / alpha_dir to train on
+    synthetic_share: float = 0.3           # "photos": share of synthetic samples in the mix
     workers: int = 1
 
     def model_config(self) -> MattingConfig:
@@ -109,7 +114,7 @@ def init_from_timm(net: MattingNetwork, path: str | os.PathLike) -> int:
     The 3-channel patch embedding is extended with a zero-initialized trimap channel, so the
     pretrained features are unchanged at the start.  Returns the number of tensors copied.
     """
-    from ..checkpoint import read_state_dict
+    from matteapp.model.checkpoint import read_state_dict
 
     sd, _ = read_state_dict(path)
     sd = {k.removeprefix("module.").removeprefix("backbone."): v for k, v in sd.items()}
@@ -138,7 +143,7 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 
 
 def _make_dataset(cfg: TrainConfig):
-    from .data import Composition1KDataset, SyntheticMattingDataset
+    from matteapp.training.data import Composition1KDataset, PhotoMattingDataset, SyntheticMattingDataset
 
     if cfg.data == "synthetic":
         return SyntheticMattingDataset(length=10**9, crop=cfg.crop, seed=cfg.seed)
@@ -148,7 +153,34 @@ def _make_dataset(cfg: TrainConfig):
         # an endless index stream: item i takes foreground i mod n with its own augmentation and
         # background, so no epoch repeats another
         return Composition1KDataset(cfg.fg_dir, cfg.alpha_dir, cfg.bg_dir, crop=cfg.crop, length=10**9, seed=cfg.seed)
+    if cfg.data == "photos":
+        return PhotoMattingDataset(photo_pairs(cfg), crop=cfg.crop, seed=cfg.seed, synthetic_share=cfg.synthetic_share)
     raise ValueError(f"unknown data source {cfg.data!r}")
+
+
+def photo_pairs(cfg: TrainConfig) -> list[tuple[Path, Path]]:
+    """The (photo, alpha) files that ``--data photos`` trains on: the stems named in ``cfg.photos``,
+    looked up in ``fg_dir`` (photos) and ``alpha_dir``.  Naming them one by one keeps validation photos
+    that share the folders out of training."""
+    if not (cfg.fg_dir and cfg.alpha_dir and cfg.photos):
+        raise ValueError("--data photos needs --fg-dir (photos), --alpha-dir and --photos NAME,NAME,…")
+    pairs = []
+    for stem in cfg.photos:
+        found = []
+        for folder in (cfg.fg_dir, cfg.alpha_dir):
+            hits = sorted(p for p in Path(folder).glob(f"{stem}.*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+            if not hits:
+                raise ValueError(f"no image named {stem!r} in {folder}")
+            found.append(hits[0])
+        pairs.append((found[0], found[1]))
+    return pairs
+
+
+def gumbel_noise_at(step: int, cfg: TrainConfig) -> float:
+    """Scale of the Gumbel noise at ``step``: 1, or falling linearly to 0 over ``gumbel_anneal`` of the run."""
+    if cfg.gumbel_anneal <= 0:
+        return 1.0
+    return max(0.0, 1.0 - step / (cfg.gumbel_anneal * cfg.steps))
 
 
 class _StepSampler(torch.utils.data.Sampler):
@@ -198,12 +230,12 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> P
     net = build_model(cfg.model_config()).train()
 
     teacher = None
-    if cfg.stage == "student":
-        if not cfg.teacher:
-            raise ValueError("the student stage needs --teacher (a trained ViTMatte checkpoint)")
+    if cfg.stage == "student" and cfg.teacher:
         teacher = load_run_network(cfg.teacher).eval()
         for p in teacher.parameters():
             p.requires_grad_(False)
+    elif cfg.stage == "student" and not cfg.init_weights:
+        raise ValueError("the student stage needs --teacher (a trained ViTMatte checkpoint) or --init-weights")
     elif cfg.init:
         init_from_timm(net, cfg.init)
 
@@ -219,6 +251,10 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> P
         net.load_state_dict(blob["model"])
         optimizer.load_state_dict(blob["optimizer"])
         start = int(blob["step"])
+    elif cfg.init_weights:
+        fresh = copy_shared_weights(net, load_run_network(cfg.init_weights))
+        if len(fresh) == len(net.state_dict()):
+            raise ValueError(f"{cfg.init_weights}: no tensor matches a D={cfg.embed_dim} {cfg.stage} network")
     elif teacher is not None:
         copy_shared_weights(net, teacher)
 
@@ -250,16 +286,19 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> P
             target = batch["alpha"]
             unknown = unknown_mask(batch["trimap"])
             with autocast:
-                if teacher is None:
+                if cfg.stage == "teacher":
                     pred = net(x)
                     parts = matting_losses(pred.float(), target, unknown)
                 else:
-                    feats, policies, outputs = net.backbone.forward_train(x, tau=cfg.gumbel_tau)
+                    feats, policies, outputs = net.backbone.forward_train(
+                        x, tau=cfg.gumbel_tau, noise=gumbel_noise_at(step, cfg)
+                    )
                     pred = net.decoder(feats, x)
-                    with torch.no_grad():
-                        t_outputs = [o for _, o, _ in teacher.backbone.iter_blocks(x)]
                     parts = matting_losses(pred.float(), target, unknown)
-                    parts["distill"] = cfg.distill_weight * distillation_loss(outputs, t_outputs)
+                    if teacher is not None:
+                        with torch.no_grad():
+                            t_outputs = [o for _, o, _ in teacher.backbone.iter_blocks(x)]
+                        parts["distill"] = cfg.distill_weight * distillation_loss(outputs, t_outputs)
                     parts["ratio"] = cfg.ratio_weight * batr_loss(policies, cfg.target_ratio)
             loss = sum(parts.values())
             optimizer.zero_grad(set_to_none=True)
@@ -272,8 +311,10 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> P
                 now = time.perf_counter()
                 row = {"step": done, "loss": loss.item(), **{k: v.item() for k, v in parts.items()}, "lr": lr,
                        "sec_per_step": (now - t_last) / cfg.log_every}
-                if teacher is not None:
-                    row["routed"] = float(torch.stack([p.float().mean() for p in policies]).mean())
+                if cfg.stage == "student":
+                    shares = [float(p.float().mean()) for p in policies]
+                    row["routed"] = sum(shares) / len(shares)
+                    row.update({f"routed_{i}": v for i, v in enumerate(shares)})
                 t_last = now
                 if writer is None:
                     writer = csv.DictWriter(log_file, fieldnames=list(row))

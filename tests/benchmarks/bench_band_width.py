@@ -25,11 +25,11 @@ def main() -> None:
     ap.add_argument("--fractions", type=float, nargs="+", default=[0.005, 0.01, 0.02, 0.03, 0.05])
     args = ap.parse_args()
 
-    from matteapp.evaluate import load_alpha
-    from matteapp.imageio import load_image
-    from matteapp.metrics import sad, mse
-    from matteapp.session import MattingSession
-    from matteapp.trimap import trimap_from_mask
+    from matteapp.engine.evaluate import load_alpha
+    from matteapp.engine.metrics import mse, sad
+    from matteapp.engine.session import MattingSession
+    from matteapp.engine.trimap import trimap_from_mask
+    from matteapp.io.images import load_image
 
     session = MattingSession(args.model)
     sums = {f: [0.0, 0.0] for f in args.fractions}

@@ -59,10 +59,10 @@ def main() -> None:
     from PySide6.QtCore import QEventLoop, QTimer, qInstallMessageHandler
     from PySide6.QtWidgets import QApplication, QLabel, QProgressBar, QVBoxLayout, QWidget
 
+    from matteapp.engine.trimap import trimap_from_mask
     from matteapp.gui.stall import StallMonitor
     from matteapp.gui.worker import MatteController, MatteRequest
-    from matteapp.predictor import bundled_model_path
-    from matteapp.trimap import trimap_from_mask
+    from matteapp.model.predictor import bundled_model_path
 
     if args.model is not None:
         source, which = args.model, f"{args.model} (given)"

@@ -22,7 +22,7 @@ def one(spec: dict) -> dict:
     import torch
 
     import matteapp
-    from matteapp.session import estimate_memory_bytes
+    from matteapp.engine.session import estimate_memory_bytes
 
     torch.manual_seed(0)
     s = spec["size"]

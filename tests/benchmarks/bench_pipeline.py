@@ -47,11 +47,11 @@ def main() -> None:
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
 
-    from matteapp.export import export_alpha, export_cutout
-    from matteapp.foreground import estimate_foreground
-    from matteapp.imageio import load_image
-    from matteapp.session import MattingSession
-    from matteapp.trimap import trimap_from_rect
+    from matteapp.engine.foreground import estimate_foreground
+    from matteapp.engine.session import MattingSession
+    from matteapp.engine.trimap import trimap_from_rect
+    from matteapp.io.export import export_alpha, export_cutout
+    from matteapp.io.images import load_image
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -27,8 +27,8 @@ def main() -> None:
     args = ap.parse_args()
 
     import matteapp
-    from matteapp.imageio import load_image
-    from matteapp.trimap import load_trimap
+    from matteapp.engine.trimap import load_trimap
+    from matteapp.io.images import load_image
 
     samples = []
     for p in sorted((DEV / "image").glob("*.png")):

@@ -32,8 +32,8 @@ from PySide6.QtCore import QEventLoop, QPoint, QSettings, Qt, QTimer  # noqa: E4
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from matteapp.predictor import bundled_model_path  # noqa: E402
-from matteapp.trimap import BACKGROUND, UNKNOWN  # noqa: E402
+from matteapp.engine.trimap import BACKGROUND, UNKNOWN  # noqa: E402
+from matteapp.model.predictor import bundled_model_path  # noqa: E402
 
 WINDOW_SIZE = (1440, 900)
 WAIT_MS = 600_000

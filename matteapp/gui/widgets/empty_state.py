@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .panel_layout import section_header
+from matteapp.gui.widgets.panel_layout import section_header
 
 _BACKDROP = QColor(48, 48, 52)  # the canvas's colour, so that opening a photo does not flash
 _TEXT = QColor(230, 230, 232)

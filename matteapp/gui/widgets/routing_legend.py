@@ -8,7 +8,7 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QLinearGradient, QPainter, QPalette
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from ...export import HEATMAP_COLORMAP
+from matteapp.io.export import HEATMAP_COLORMAP
 
 
 def default_colormap() -> np.ndarray:

@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .panel_layout import compact, section_header
-from .routing_legend import RoutingLegend
+from matteapp.gui.widgets.panel_layout import compact, section_header
+from matteapp.gui.widgets.routing_legend import RoutingLegend
 
 DEFAULT_BLOCKS = 4  # MEMatte routes 4 of its blocks (the ones that are global in ViTMatte)
 
@@ -280,7 +280,7 @@ class RoutingPanel(QWidget):
             self._set_cell(ROWS.index(key), index, PENDING)
 
     def set_savings(self, rows: Sequence[dict]) -> None:
-        """Fill the table from :func:`matteapp.session.global_attention_savings` (one dict per routed
+        """Fill the table from :func:`matteapp.engine.session.global_attention_savings` (one dict per routed
         block: block, routed, total, fraction, flops_ratio, scores_mb_full, scores_mb_routed, seconds)."""
         if len(rows) != self._blocks:
             self.set_num_blocks(len(rows))

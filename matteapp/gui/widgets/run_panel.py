@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .panel_layout import compact, section_header
+from matteapp.gui.widgets.panel_layout import compact, section_header
 
 ENGINES = {
     # session engine name: (label, tooltip)
@@ -59,7 +59,7 @@ NO_HINTS_REASON = (
 
 
 def stage_title(stage: str) -> str:
-    """The progress bar's title for a :class:`~matteapp.predictor.ProgressEvent` stage."""
+    """The progress bar's title for a :class:`~matteapp.model.predictor.ProgressEvent` stage."""
     return _STAGE_NAMES.get(stage, stage.replace("-", " ").capitalize())
 
 
@@ -67,7 +67,7 @@ class RunPanel(QWidget):
     """Run buttons, engine and limits, and the progress of the current run.
 
     Signals (user input only; setters are silent): ``runRequested(preview)``; ``cancelRequested()``;
-    ``autoRunChanged(on)``; ``engineChanged(name)`` with a :data:`matteapp.session.ENGINES` name;
+    ``autoRunChanged(on)``; ``engineChanged(name)`` with a :data:`matteapp.engine.session.ENGINES` name;
     ``capChanged(tokens or None)`` and ``budgetChanged(megabytes or None)`` — at most one of the two
     is not None, as the limits are alternatives (the session lets a budget override a cap).
     """

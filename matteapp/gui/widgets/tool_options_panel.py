@@ -38,8 +38,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...trimap import BACKGROUND, FOREGROUND, UNKNOWN
-from .panel_layout import compact, section_header
+from matteapp.engine.trimap import BACKGROUND, FOREGROUND, UNKNOWN
+from matteapp.gui.widgets.panel_layout import compact, section_header
 
 TOOLS = ("brush", "lasso", "fill", "rect", "pan")
 """Tool names as emitted by ``toolChanged`` (the canvas calls the hand tool "none")."""

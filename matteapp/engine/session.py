@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import torch
 
-from .predictor import (
+from matteapp.model.predictor import (
     DEFAULT_DECODER_TILE,
     CancelCheck,
     Cancelled,
@@ -82,7 +82,7 @@ def estimate_memory_bytes(
     the stages) + the output alpha.  ``tests/benchmarks/bench_memory.py`` compares it with measured
     peaks.
     """
-    from .model import vit
+    from matteapp.model import vit
 
     hp, wp = padded_size(height, width, config.size_divisor)
     n = (hp // config.patch_size) * (wp // config.patch_size)
@@ -106,7 +106,7 @@ def estimate_memory_bytes(
 
 @functools.lru_cache(maxsize=32)
 def _param_count(config) -> int:
-    from .model import build_model
+    from matteapp.model import build_model
 
     with torch.device("meta"):  # shapes only: no memory, no initialization
         net = build_model(config)
@@ -202,7 +202,7 @@ class MattingSession:
     def _run_closed_form(self, image, trimap, full_size, preview, progress, cancel) -> SessionResult:
         import time
 
-        from .closed_form import closed_form_alpha
+        from matteapp.engine.closed_form import closed_form_alpha
 
         emit = progress or (lambda e: None)
         emit(ProgressEvent("closed-form", 0.0, "closed-form matting (cannot be interrupted once started)"))
@@ -350,9 +350,9 @@ def trimap_from_model(
     """Re-band a rough trimap (e.g. from GrabCut) with the model's own low-resolution alpha.
 
     The model runs on a ``long_side`` copy; its alpha, upsampled, is thresholded and banded at full
-    resolution by :func:`matteapp.trimap.trimap_from_mask` (soft alpha stays unknown).
+    resolution by :func:`matteapp.engine.trimap.trimap_from_mask` (soft alpha stays unknown).
     """
-    from .trimap import trimap_from_mask
+    from matteapp.engine.trimap import trimap_from_mask
 
     preview = session.run(image, trimap, preview=True, preview_long_side=long_side, cancel=cancel)
     return trimap_from_mask(preview.display_alpha(), band_width=band_width)

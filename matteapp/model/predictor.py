@@ -17,14 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .model import MattingNetwork, build_model, preset_names
+from matteapp.base import Cancelled
+from matteapp.model import MattingNetwork, build_model, preset_names
 
 DEFAULT_DECODER_TILE = 512
 BUNDLED_MODEL_DIR = Path(__file__).resolve().parent.parent / "resources" / "models"
-
-
-class Cancelled(Exception):
-    """Raised inside ``predict`` when the caller's cancel check returns true."""
 
 
 @dataclass
@@ -331,7 +328,7 @@ def load_model(source: str | os.PathLike | None = None, device: str = "auto", pr
     ``.safetensors``), a preset name (random weights: ``mematte-s``, ``mematte-b``, ``vitmatte-s``,
     ``vitmatte-b``, …), or None for the bundled default model.
     """
-    from .checkpoint import load_network
+    from matteapp.model.checkpoint import load_network
 
     if source is None:
         path = bundled_model_path()

@@ -7,96 +7,22 @@ was at the path byte-for-byte as it was, and no partial file behind.
 
 from __future__ import annotations
 
-import errno
 import os
-import secrets
-from collections.abc import Callable, Sequence
-from contextlib import suppress
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image
 
-from .foreground import estimate_foreground
+from matteapp.base import OutputExistsError, refuse_existing, write_atomic  # noqa: F401 (re-exported: callers catch it from here)
+from matteapp.engine.foreground import estimate_foreground
 
 # Measured on a 24 MP RGBA cut-out (2-core CPU): zlib level 1 writes it in 1–3 s, level 6 (Pillow's
 # default) takes 2.5–4× as long for a file only 15 % smaller.
 DEFAULT_COMPRESS_LEVEL = 1
 TOKEN_SIZE = 16  # pixels per backbone token side
 HEATMAP_COLORMAP = cv2.COLORMAP_VIRIDIS
-
-
-class OutputExistsError(FileExistsError):
-    """The output file exists and overwriting it was not allowed."""
-
-    def __init__(self, path: os.PathLike | str):
-        super().__init__(errno.EEXIST, f"{path} already exists: use --force (or confirm overwriting) to replace it")
-        self.filename = str(path)
-
-    def __str__(self) -> str:
-        # OSError's own format, "[Errno 17] …: 'path'", would name the path twice
-        return self.strerror
-
-
-# ------------------------------------------------------------------------------------------ atomic write
-
-
-def _refuse_existing(path: Path, force: bool) -> None:
-    if not force and os.path.lexists(path):
-        raise OutputExistsError(path)
-
-
-def _fsync_directory(directory: Path) -> None:
-    # Makes the rename itself durable on POSIX; Windows cannot open a directory for this.
-    if os.name != "posix":
-        return
-    with suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def write_atomic(path: os.PathLike | str, write: Callable[[Path], None], force: bool = False) -> Path:
-    """Create ``path`` by calling ``write(temporary_path)``, then moving the result into place.
-
-    The temporary file lies in the same directory (so that the final rename is atomic) and is
-    flushed to disk before the rename.  Without ``force`` an existing ``path`` raises
-    :class:`OutputExistsError`, both before ``write`` runs and at the final step, where a hard link
-    makes "create only if absent" atomic (a plain existence check is used on file systems without
-    hard links).  On any failure, including KeyboardInterrupt, the temporary file is removed and an
-    existing ``path`` is left untouched.  Returns ``path`` as a :class:`~pathlib.Path`.
-    """
-    path = Path(path)
-    _refuse_existing(path, force)
-    directory = path.parent
-    temporary = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    # O_EXCL: never reuse someone else's file; mode 0o666 lets the umask decide, like a normal create
-    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
-    try:
-        write(temporary)
-        with open(temporary, "rb+") as f:
-            os.fsync(f.fileno())
-        if force:
-            os.replace(temporary, path)
-        else:
-            try:
-                os.link(temporary, path)
-            except FileExistsError:
-                raise OutputExistsError(path) from None
-            except (OSError, NotImplementedError):
-                _refuse_existing(path, force)
-                os.replace(temporary, path)
-            else:
-                os.unlink(temporary)
-        _fsync_directory(directory)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(temporary)
-        raise
-    return path
 
 
 # ------------------------------------------------------------------------------------------------- PNG
@@ -192,7 +118,7 @@ def cutout_rgba(
 ) -> np.ndarray:
     """H×W×4 uint8 RGBA with straight (not premultiplied) alpha.
 
-    Colours come from ``foreground`` (H×W×3 uint8, e.g. :func:`matteapp.foreground.estimate_foreground`)
+    Colours come from ``foreground`` (H×W×3 uint8, e.g. :func:`matteapp.engine.foreground.estimate_foreground`)
     when given, else from ``image``.  With ``clear_transparent`` the colour of pixels whose 8-bit alpha
     is 0 is set to black: they are invisible, the removed background should not survive hidden in the
     file, and the PNG gets about 3× smaller and faster to write.
@@ -372,7 +298,7 @@ def export_cutout(
 ) -> Path:
     """RGBA PNG of the subject (straight alpha); colours decontaminated unless ``decontaminate=False``."""
     path = Path(path)
-    _refuse_existing(path, force)  # before the seconds of decontamination
+    refuse_existing(path, force)  # before the seconds of decontamination
     _check_rgb(image, alpha)
     foreground = None
     if decontaminate:
@@ -443,7 +369,7 @@ def export_routing(
     force: bool = False,
 ) -> Path:
     """RGB PNG of :func:`routing_heatmap`."""
-    _refuse_existing(Path(path), force)
+    refuse_existing(Path(path), force)
     return save_png(path, routing_heatmap(maps, image, block, opacity, legend), icc_profile, dpi, force)
 
 
@@ -460,7 +386,7 @@ def export_composite(
 ) -> Path:
     """RGB PNG of the subject over a solid ``color``, decontaminated unless ``decontaminate=False``."""
     path = Path(path)
-    _refuse_existing(path, force)
+    refuse_existing(path, force)
     _check_rgb(image, alpha)
     colours = image
     if decontaminate:

@@ -2,7 +2,7 @@
 
 :class:`MatteDocument` holds all the state the widgets show and change, without Qt: widgets subscribe to
 it and redraw on its notifications, tools change it through :meth:`MatteDocument.apply` with a
-:class:`matteapp.paint.Patch`, and the engine worker's results are fed in on the GUI thread.
+:class:`matteapp.document.paint.Patch`, and the engine worker's results are fed in on the GUI thread.
 
 Undo stores only the pixels an edit changed, before and after, in blocks on a fixed tile grid
 (:class:`TrimapEdit`), so a brush stroke across a 50-megapixel trimap costs about a byte per painted pixel,
@@ -17,13 +17,14 @@ import numbers
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
+
 import cv2
 import numpy as np
 
-from .imageio import LoadedImage
-from .paint import Patch
-from .session import ENGINES, SessionResult
-from .trimap import BACKGROUND, FOREGROUND, UNKNOWN, TrimapError, normalize_trimap
+from matteapp.document.paint import Patch
+from matteapp.engine.session import ENGINES, SessionResult
+from matteapp.engine.trimap import BACKGROUND, FOREGROUND, UNKNOWN, TrimapError, normalize_trimap
+from matteapp.io.images import LoadedImage
 
 logger = logging.getLogger(__name__)
 
@@ -446,11 +447,11 @@ def _to_size(alpha: np.ndarray | None, size: tuple[int, int]) -> np.ndarray | No
 class MatteDocument:
     """A photo being matted: trimap + undo history, the last run's results, and the run settings.
 
-    ``image``: the :class:`~matteapp.imageio.LoadedImage`.  ``path``: the project file (``*.matte``) the
+    ``image``: the :class:`~matteapp.io.images.LoadedImage`.  ``path``: the project file (``*.matte``) the
     document was loaded from or last saved to, None if never saved.  ``trimap``: H×W ``uint8`` of
     0 / 128 / 255, default all background.  A given trimap must be the photo's size; it is normalized
-    (:func:`~matteapp.trimap.normalize_trimap`) into an array the document owns.  ``notices``: messages
-    for the user from opening the document (see :func:`matteapp.project.load_project`).
+    (:func:`~matteapp.engine.trimap.normalize_trimap`) into an array the document owns.  ``notices``: messages
+    for the user from opening the document (see :func:`matteapp.document.project.load_project`).
 
     Observers (:meth:`subscribe`) are called synchronously as ``callback(event, payload)``:
 
@@ -603,7 +604,7 @@ class MatteDocument:
         """Replace the whole trimap (auto-trimap, import) as one undo step storing only the changed pixels.
 
         ``trimap``: H×W (or H×W×1) ``uint8`` gray, normalized to 0 / 128 / 255.  Raises
-        :class:`~matteapp.trimap.TrimapError` for another size or dtype.  None when nothing changes.
+        :class:`~matteapp.engine.trimap.TrimapError` for another size or dtype.  None when nothing changes.
         """
         return self.apply(Patch(0, 0, self._validated(trimap)), label)
 

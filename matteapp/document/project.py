@@ -11,7 +11,7 @@ A project file is a zip archive holding
 The photo itself is not copied in: projects stay small, and the photo is found again by its absolute path,
 then by its path relative to the project (a folder moved as a whole), or where the user points
 (``load_project(..., photo=...)``).  Files are written atomically and never replace an existing file unless
-asked to (:func:`matteapp.export.write_atomic`).
+asked to (:func:`matteapp.io.export.write_atomic`).
 
 Autosaves are project files in :func:`autosave_dir`, one per photo, named after a hash of the photo's path.
 
@@ -32,12 +32,13 @@ from pathlib import Path, PurePosixPath
 import cv2
 import numpy as np
 
-from . import __version__, recent
-from .document import DEFAULT_SETTINGS, MatteDocument
-from .export import alpha_to_uint16, write_atomic
-from .imageio import ImageLoadError, load_image
-from .session import SessionResult
-from .trimap import TrimapError, normalize_trimap
+from matteapp import __version__
+from matteapp.document.state import DEFAULT_SETTINGS, MatteDocument
+from matteapp.engine.session import SessionResult
+from matteapp.engine.trimap import TrimapError, normalize_trimap
+from matteapp.io import recent
+from matteapp.io.export import alpha_to_uint16, write_atomic
+from matteapp.io.images import ImageLoadError, load_image
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class AutosaveInfo:
 def save_project(doc: MatteDocument, path: Path | str, force: bool = False) -> Path:
     """Write ``doc`` to ``path`` (a ``.matte`` file), set ``doc.path`` and mark the document saved.
 
-    An existing file is replaced only with ``force`` (else :class:`~matteapp.export.OutputExistsError`).
+    An existing file is replaced only with ``force`` (else :class:`~matteapp.io.export.OutputExistsError`).
     """
     path = Path(path)
     _write_project(doc, path, force=force, autosave=False, include_alpha=True)
@@ -339,7 +340,7 @@ def load_project(path: Path | str, photo: Path | str | None = None) -> MatteDocu
 
 
 def autosave_dir() -> Path:
-    """Folder of the autosaves: ``autosave`` in :func:`matteapp.recent.config_dir`."""
+    """Folder of the autosaves: ``autosave`` in :func:`matteapp.io.recent.config_dir`."""
     return recent.config_dir() / "autosave"
 
 

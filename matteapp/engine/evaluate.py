@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .imageio import ImageLoadError, load_image
-from .metrics import evaluate_alpha
-from .trimap import TrimapError, load_trimap
+from matteapp.engine.metrics import evaluate_alpha
+from matteapp.engine.trimap import TrimapError, load_trimap
+from matteapp.io.images import ImageLoadError, load_image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 METRICS = ("sad", "mse", "grad", "conn")
@@ -159,14 +159,14 @@ def report_dict(report: Report) -> dict:
 
 
 def write_json(path: Path, report: Report, force: bool = False) -> None:
-    from .export import write_atomic
+    from matteapp.base import write_atomic
 
     text = json.dumps(report_dict(report), indent=2, allow_nan=True)
     write_atomic(Path(path), lambda tmp: Path(tmp).write_text(text), force=force)
 
 
 def write_csv(path: Path, report: Report, force: bool = False) -> None:
-    from .export import write_atomic
+    from matteapp.base import write_atomic
 
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(Row.__dataclass_fields__))

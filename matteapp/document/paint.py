@@ -3,7 +3,7 @@
 Each operation reads the current trimap (H×W ``uint8`` of 0 / 128 / 255, never modified) and returns a
 :class:`Patch` holding the new values of the smallest rectangle that contains every pixel it changes, or
 ``None`` when nothing would change.  Applying the patch (and recording it for undo) is the document's job,
-see :class:`matteapp.document.MatteDocument`.
+see :class:`matteapp.document.state.MatteDocument`.
 
 Trimaps may be 50 megapixels, so the brush, lasso and rectangle only ever read and allocate within the
 rectangle they can touch.  Flood fill, clear and invert are whole-image by nature.
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .trimap import BACKGROUND, FOREGROUND, UNKNOWN
+from matteapp.engine.trimap import BACKGROUND, FOREGROUND, UNKNOWN
 
 VALUES = (BACKGROUND, UNKNOWN, FOREGROUND)
 MIN_RADIUS = 0.5

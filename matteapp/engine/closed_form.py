@@ -7,7 +7,8 @@ from collections.abc import Callable
 import numpy as np
 from pymatting import estimate_alpha_cf
 
-from .predictor import Cancelled, validate_inputs
+from matteapp.base import Cancelled
+from matteapp.model.predictor import validate_inputs
 
 
 def closed_form_alpha(
@@ -18,7 +19,7 @@ def closed_form_alpha(
     Every trimap value other than 0 and 255 counts as unknown; known pixels are exactly 0 or 1.
 
     ``cancel`` is polled before the solve and again after it, raising
-    :class:`~matteapp.predictor.Cancelled` when it returns true.  pymatting's solver cannot be
+    :class:`~matteapp.model.predictor.Cancelled` when it returns true.  pymatting's solver cannot be
     interrupted, so a cancel during the solve takes effect only when the solve returns; time and memory
     grow with the number of unknown pixels (about 10 s for 220 000 unknown pixels on a 2-core CPU).
     """

@@ -1,7 +1,7 @@
 """What the export dialog decided, and carrying it out off the GUI thread (no Qt here).
 
 An :class:`ExportPlan` names one path per chosen output; :func:`run_export` writes them with
-:mod:`matteapp.export`, doing the slow colour decontamination first (so that it can be cancelled
+:mod:`matteapp.io.export`, doing the slow colour decontamination first (so that it can be cancelled
 before any file is touched) and refusing, before writing anything, to replace existing files unless
 the plan says the user agreed to.
 """
@@ -16,9 +16,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import export
-from .foreground import estimate_foreground
-from .predictor import Cancelled, ProgressEvent
+from matteapp.base import Cancelled
+from matteapp.engine.foreground import estimate_foreground
+from matteapp.io import export
+from matteapp.model.predictor import ProgressEvent
 
 OUTPUTS = ("cutout", "alpha", "trimap", "routing")
 """The outputs a plan can hold, in the order they are written."""
@@ -109,13 +110,13 @@ def run_export(
     downscaled, trimap nearest-downscaled, DPI scaled so the printed size stays) rather than passing an
     upsampled preview off as full resolution.  ``trimap``: H×W uint8 0/128/255 (needed for a trimap
     output).  ``routing``: the run's per-routed-block (h, w) bool token maps (needed for a routing
-    output).  ``icc_profile`` and ``dpi`` come from the photo (:class:`matteapp.imageio.LoadedImage`).
+    output).  ``icc_profile`` and ``dpi`` come from the photo (:class:`matteapp.io.images.LoadedImage`).
 
     ``progress`` receives ``ProgressEvent("export", fraction, message)``; ``cancel`` is polled during
-    decontamination and between files, raising :class:`~matteapp.predictor.Cancelled`.  Files written
+    decontamination and between files, raising :class:`~matteapp.model.predictor.Cancelled`.  Files written
     before a cancel or an error stay (each is complete: writes are atomic).
 
-    Raises :class:`~matteapp.export.OutputExistsError` before writing anything if a chosen path
+    Raises :class:`~matteapp.io.export.OutputExistsError` before writing anything if a chosen path
     exists and ``plan.overwrite`` is false, and ValueError for inputs the plan cannot use.
     """
     outputs = plan.outputs()

@@ -16,7 +16,7 @@ import numba
 import numpy as np
 from pymatting import estimate_foreground_ml
 
-from .predictor import Cancelled
+from matteapp.base import Cancelled
 
 # Alpha that rounds to 0 or 255 in an 8-bit export: such pixels show no mixed colour.
 SOFT_EPSILON = 0.5 / 255
@@ -115,7 +115,7 @@ def estimate_foreground_regions(
 
     Up to ``threads`` regions (default: the CPU count, at most 4) run concurrently when numba's
     threading layer allows it.  ``cancel`` is polled before each region;
-    :class:`~matteapp.predictor.Cancelled` is raised when it returns true.
+    :class:`~matteapp.model.predictor.Cancelled` is raised when it returns true.
     """
     alpha = _check_inputs(image, alpha)
     h, w = alpha.shape

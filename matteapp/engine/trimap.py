@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .imageio import ImageLoadError, load_image
+from matteapp.io.images import ImageLoadError, load_image
 
 BACKGROUND = 0
 UNKNOWN = 128
@@ -81,7 +81,7 @@ def load_trimap(
 ) -> np.ndarray:
     """Read a trimap file into an H×W ``uint8`` array of {0, 128, 255}.
 
-    Any image :func:`matteapp.imageio.load_image` reads is accepted: 8-bit gray, palette (gray value of
+    Any image :func:`matteapp.io.images.load_image` reads is accepted: 8-bit gray, palette (gray value of
     each entry), RGB/RGBA (luminance; alpha is ignored), 16-bit (rounded to 8 bits first).  Gray values
     are then mapped with :func:`normalize_trimap`.
 

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import torch
 
-from .model import MattingConfig, MattingNetwork
-from .model.build import build_model
+from matteapp.model import MattingConfig, MattingNetwork
+from matteapp.model.build import build_model
 
 CONFIG_METADATA_KEY = "matteapp_config"
 
@@ -326,7 +326,7 @@ def save_network(
     """
     from safetensors.torch import save_file
 
-    from .export import write_atomic
+    from matteapp.base import write_atomic
 
     path = Path(path)
     meta = {CONFIG_METADATA_KEY: json.dumps(net.config.to_dict()), **(metadata or {})}
