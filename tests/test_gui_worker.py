@@ -22,6 +22,8 @@ from matteapp.gui.worker import (  # noqa: E402
     describe_failure,
 )
 from matteapp.model import MattingConfig, build_model  # noqa: E402
+from matteapp.model import predictor as predictor_module  # noqa: E402
+from matteapp.model.checkpoint import save_network  # noqa: E402
 from matteapp.model.predictor import MattePredictor, bundled_model_path  # noqa: E402
 
 pytestmark = pytest.mark.gui
@@ -319,8 +321,9 @@ def test_a_model_computing_nan_is_rejected(controller, qtbot):
     assert "not a MattePredictor" in blocker.args[0]
 
 
-@pytest.mark.skipif(bundled_model_path() is not None, reason="a bundled model exists, so it would load")
-def test_request_without_any_model_fails_with_the_reason(controller, qtbot):
+def test_request_without_any_model_fails_with_the_reason(controller, qtbot, tmp_path, monkeypatch):
+    monkeypatch.setattr(predictor_module, "BUNDLED_MODEL_DIR", tmp_path / "no-models")
+    assert bundled_model_path() is None
     failures = []
     controller.modelFailed.connect(failures.append)
     image, trimap = make_photo()
@@ -329,6 +332,22 @@ def test_request_without_any_model_fails_with_the_reason(controller, qtbot):
     assert blocker.args[:2] == [rid, "error"]
     assert "No model is loaded" in blocker.args[2] and "bundled model" in blocker.args[2]
     assert failures and "bundled model" in failures[0]
+
+
+def test_request_without_a_loaded_model_loads_the_bundled_one(controller, qtbot, tmp_path, monkeypatch):
+    torch.manual_seed(2)
+    save_network(build_model(SMALL), tmp_path / "tiny.safetensors")
+    monkeypatch.setattr(predictor_module, "BUNDLED_MODEL_DIR", tmp_path)
+    loading, ready = [], []
+    controller.modelLoading.connect(loading.append)
+    controller.modelReady.connect(ready.append)
+    image, trimap = make_photo()
+    with qtbot.waitSignal(controller.finished, timeout=WAIT_MS) as blocker:
+        rid = controller.submit(MatteRequest(image, trimap, preview=False))
+    assert blocker.args[0] == rid and blocker.args[1].alpha.shape == trimap.shape
+    assert loading and "tiny.safetensors" in loading[0]
+    assert len(ready) == 1 and ready[0].source == str(tmp_path / "tiny.safetensors") and ready[0].routed
+    assert controller.model_info == ready[0]
 
 
 def test_bad_inputs_fail_as_input_errors(loaded, qtbot):

@@ -10,7 +10,8 @@ from conftest import DEV_DATA, require
 
 import matteapp
 from matteapp.model import MattingConfig, build_model
-from matteapp.model.checkpoint import CheckpointError
+from matteapp.model import predictor as predictor_module
+from matteapp.model.checkpoint import CheckpointError, save_network
 from matteapp.model.predictor import (
     Cancelled,
     MattePredictor,
@@ -129,11 +130,32 @@ def test_load_model_sources(tmp_path):
     assert model.config.embed_dim == 384 and model.is_routed and model.source == "preset:mematte-s"
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         matteapp.load_model(tmp_path / "missing.pth", device="cpu")
-    if bundled_model_path() is None:
-        with pytest.raises(FileNotFoundError, match="no bundled model"):
-            matteapp.load_model()
-    else:
-        assert matteapp.load_model(device="cpu").config.routed
+
+
+def test_load_model_without_a_source_uses_the_bundled_folder(tmp_path, monkeypatch):
+    # Both branches run whatever resources/models holds: the folder is redirected.
+    empty = tmp_path / "empty"
+    monkeypatch.setattr(predictor_module, "BUNDLED_MODEL_DIR", empty)
+    assert bundled_model_path() is None
+    with pytest.raises(FileNotFoundError, match="no bundled model"):
+        matteapp.load_model()
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match="no bundled model"):
+        matteapp.load_model()
+
+    bundled = tmp_path / "bundled"
+    bundled.mkdir()
+    torch.manual_seed(1)
+    net = build_model(MattingConfig(name="d96", embed_dim=96, num_heads=3))
+    save_network(net, bundled / "b-second.safetensors")
+    save_network(net, bundled / "a-first.safetensors")
+    monkeypatch.setattr(predictor_module, "BUNDLED_MODEL_DIR", bundled)
+    assert bundled_model_path() == bundled / "a-first.safetensors"
+    model = matteapp.load_model(device="cpu", precision="fp32")
+    assert model.source == str(bundled / "a-first.safetensors")
+    assert model.config.embed_dim == 96 and model.is_routed
+    loaded = model.network.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in net.state_dict().items())
 
 
 def test_device_and_precision_resolution():
