@@ -21,7 +21,7 @@ from matteapp.base import Cancelled
 from matteapp.model import MattingNetwork, build_model, preset_names
 
 DEFAULT_DECODER_TILE = 512
-BUNDLED_MODEL_DIR = Path(__file__).resolve().parent.parent / "resources" / "models"
+BUNDLED_MODEL_DIR = Path(__file__).resolve().parents[2] / "resources" / "models"
 
 
 @dataclass
