@@ -55,6 +55,7 @@ class MatteResult:
     token_grid: tuple[int, int]                  # (h, w) of the padded input's token grid
     block_routing: list[BlockRouting] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    decoder_tiles: tuple[int, int] = (0, 0)      # (tiles decoded, tiles inside the photo): band-only skips the rest
     peak_memory_bytes: int | None = None         # accelerator peak during the run (CUDA only)
     device: str = "cpu"
     precision: str = "fp32"
@@ -219,12 +220,17 @@ class MattePredictor:
         progress: ProgressCallback | None = None,
         cancel: CancelCheck | None = None,
         decoder_tile: int = DEFAULT_DECODER_TILE,
+        band_only: bool = True,
     ) -> MatteResult:
         """Alpha matte of ``image`` (H×W×3 uint8 RGB) for ``trimap`` (H×W uint8: 0 / 128 / 255).
 
         ``max_global_tokens`` caps the tokens each routed block sends to global attention.
         ``progress`` receives :class:`ProgressEvent`s; ``cancel`` is polled between blocks and tiles,
-        and :class:`Cancelled` is raised when it returns true.
+        and :class:`Cancelled` is raised when it returns true.  With ``band_only`` the decoder skips
+        every tile whose output has no unknown pixel: its alpha is the trimap's either way (known
+        pixels are always taken from the trimap), so the result is bit-identical and the decoder's
+        cost follows the unknown band instead of the photo.  Skipped tiles still produce their
+        progress event with that alpha, so a viewer streaming tiles covers the whole photo.
         """
         validate_inputs(image, trimap)
         if max_global_tokens is not None and max_global_tokens < 0:
@@ -273,24 +279,31 @@ class MattePredictor:
 
             t0 = time.perf_counter()
             alpha = np.empty((h, w), dtype=np.float32)
+            decoded = 0
             for k, ((y0, y1, x0, x1), (cy0, cy1, cx0, cx1)) in enumerate(tiles):
-                out = self.network.decoder(features[:, :, cy0 // 16 : cy1 // 16, cx0 // 16 : cx1 // 16], x[:, :, cy0:cy1, cx0:cx1])
                 # keep only the part of the tile that lies inside the original image
                 oy1, ox1 = min(y1, h), min(x1, w)
-                if oy1 > y0 and ox1 > x0:
+                if oy1 <= y0 or ox1 <= x0:
+                    continue  # all padding: nothing of it is kept
+                t = trimap[y0:oy1, x0:ox1]
+                known = (t == 0) | (t == 255)
+                if band_only and known.all():
+                    a = (t == 255).astype(np.float32)
+                else:
+                    out = self.network.decoder(features[:, :, cy0 // 16 : cy1 // 16, cx0 // 16 : cx1 // 16], x[:, :, cy0:cy1, cx0:cx1])
                     a = out[0, 0, y0 - cy0 : oy1 - cy0, x0 - cx0 : ox1 - cx0].float().cpu().numpy()
-                    t = trimap[y0:oy1, x0:ox1]
                     a = np.where(t == 0, 0.0, np.where(t == 255, 1.0, a)).astype(np.float32)
-                    alpha[y0:oy1, x0:ox1] = a
-                    emit(
-                        ProgressEvent(
-                            "decoder",
-                            backbone_share + (1 - backbone_share) * (k + 1) / len(tiles),
-                            f"decoder tile {k + 1}/{len(tiles)}",
-                            tile=(y0, oy1, x0, ox1),
-                            alpha_tile=a,
-                        )
+                    decoded += 1
+                alpha[y0:oy1, x0:ox1] = a
+                emit(
+                    ProgressEvent(
+                        "decoder",
+                        backbone_share + (1 - backbone_share) * (k + 1) / len(tiles),
+                        f"decoder tile {k + 1}/{len(tiles)}",
+                        tile=(y0, oy1, x0, ox1),
+                        alpha_tile=a,
                     )
+                )
                 check_cancel()
             timings["decoder"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - t_start
@@ -303,6 +316,7 @@ class MattePredictor:
             token_grid=tuple(features.shape[2:]),
             block_routing=block_routing,
             timings=timings,
+            decoder_tiles=(decoded, sum(1 for (y0, _, x0, _), _ in tiles if y0 < h and x0 < w)),
             peak_memory_bytes=peak,
             device=self.device.type,
             precision=self.precision,
