@@ -1,0 +1,99 @@
+"""How far is a local re-matte after a brush stroke from a full re-run, and how fast is it?
+
+    python tests/benchmarks/bench_local_update.py [--model PATH] [--contexts 64 128 224 448] [--edits 3]
+    python tests/benchmarks/bench_local_update.py --timing-mp 24      # latency on an upscaled photo
+
+Accuracy: on every dev photo (trimap1), ``--edits`` simulated strokes (a 24-px-radius brush that
+marks as foreground the unknown pixels whose true alpha is 1, at a random unknown pixel, seeded)
+are applied; for each, the full model run on the edited trimap is compared with
+``rematte_region`` at each context size, inside the edited rectangle: mean and 99th percentile of
+|Δα|.  Timing (``--timing-mp``): one stroke on the GT04 photo upscaled to that many megapixels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+DEV = ROOT.parent / "shared" / "data" / "alphamatting-dev"
+RADIUS = 24
+
+
+def stroke(trimap: np.ndarray, gt: np.ndarray, rng: np.random.Generator):
+    ys, xs = np.nonzero(trimap == 128)
+    k = int(rng.integers(len(ys)))
+    cy, cx = int(ys[k]), int(xs[k])
+    disc = np.zeros(trimap.shape, np.uint8)
+    cv2.circle(disc, (cx, cy), RADIUS, 1, -1)
+    edited = trimap.copy()
+    edited[(disc == 1) & (trimap == 128) & (gt >= 0.999)] = 255
+    h, w = trimap.shape
+    region = (max(0, cy - RADIUS), min(h, cy + RADIUS + 1), max(0, cx - RADIUS), min(w, cx + RADIUS + 1))
+    return edited, region
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--contexts", type=int, nargs="+", default=[64, 128, 224, 448])
+    ap.add_argument("--edits", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--timing-mp", type=float, default=0, help="instead: time one local update on a photo of this size")
+    args = ap.parse_args()
+
+    import matteapp
+    from matteapp.engine.evaluate import load_alpha
+    from matteapp.engine.local import rematte_region
+    from matteapp.engine.trimap import load_trimap
+    from matteapp.io.images import load_image
+
+    model = matteapp.load_model(args.model)
+    print(model.describe())
+    if args.timing_mp:
+        photo = load_image(DEV / "image" / "GT04.png")
+        trimap = load_trimap(DEV / "trimap1" / "GT04.png", expected_size=photo.size)
+        gt = load_alpha(DEV / "alpha" / "GT04.png")
+        s = (args.timing_mp * 1e6 / trimap.size) ** 0.5
+        size = (round(trimap.shape[1] * s), round(trimap.shape[0] * s))
+        image = cv2.resize(photo.rgb, size, interpolation=cv2.INTER_CUBIC)
+        trimap = cv2.resize(trimap, size, interpolation=cv2.INTER_NEAREST)
+        gt = cv2.resize(gt, size, interpolation=cv2.INTER_LINEAR)
+        alpha = (trimap == 255).astype(np.float32)  # stands for the previous full run
+        edited, region = stroke(trimap, gt, np.random.default_rng(args.seed))
+        rematte_region(model, image, edited, alpha, region)  # warm-up
+        for context in args.contexts:
+            t0 = time.perf_counter()
+            up = rematte_region(model, image, edited, alpha, region, context=context)
+            wy0, wy1, wx0, wx1 = up.window
+            print(f"{size[0]}×{size[1]} ({args.timing_mp:g} MP), context {context}: window {wx1 - wx0}×{wy1 - wy0}, "
+                  f"{time.perf_counter() - t0:.2f} s")
+        return
+
+    rng = np.random.default_rng(args.seed)
+    errors = {c: [] for c in args.contexts}
+    for path in sorted((DEV / "image").glob("*.png")):
+        photo = load_image(path)
+        trimap = load_trimap(DEV / "trimap1" / path.name, expected_size=photo.size)
+        gt = load_alpha(DEV / "alpha" / path.name)
+        for _ in range(args.edits):
+            edited, (y0, y1, x0, x1) = stroke(trimap, gt, rng)
+            full = model.predict(photo.rgb, edited).alpha
+            before = model.predict(photo.rgb, trimap).alpha
+            for c in args.contexts:
+                up = rematte_region(model, photo.rgb, edited, before, (y0, y1, x0, x1), context=c)
+                diff = np.abs(up.apply(before) - full)[y0:y1, x0:x1]
+                errors[c].append(diff.ravel())
+    print("| context px | mean abs dα in the edited region | p99 abs dα |")
+    print("|---|---|---|")
+    for c in args.contexts:
+        d = np.concatenate(errors[c])
+        print(f"| {c} | {d.mean():.4f} | {np.percentile(d, 99):.4f} |")
+
+
+if __name__ == "__main__":
+    main()
