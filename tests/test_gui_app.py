@@ -52,7 +52,7 @@ def window(qtbot, gui_settings, predictor):
     w.show()
     qtbot.waitExposed(w)
     yield w
-    w._ask_unsaved = lambda reason: "discard"
+    w.files.ask_unsaved = lambda reason: "discard"
     w.close()
     controller.shutdown()
     w.deleteLater()
@@ -217,10 +217,10 @@ def test_clear_asks_and_invert_is_undoable(qtbot, window, tmp_path, monkeypatch)
     inverted[hinted_trimap() == FOREGROUND], inverted[hinted_trimap() == BACKGROUND] = BACKGROUND, FOREGROUND
     np.testing.assert_array_equal(doc.trimap, inverted)
 
-    monkeypatch.setattr(w, "_confirm_clear", lambda: False)
+    monkeypatch.setattr(w.editing, "confirm_clear", lambda: False)
     w.action_clear.trigger()
     np.testing.assert_array_equal(doc.trimap, inverted)
-    monkeypatch.setattr(w, "_confirm_clear", lambda: True)
+    monkeypatch.setattr(w.editing, "confirm_clear", lambda: True)
     w.action_clear.trigger()
     assert (doc.trimap == BACKGROUND).all()
     w.action_undo.trigger()
@@ -416,7 +416,7 @@ def test_closing_with_unsaved_work_asks_and_cancel_keeps_the_window(qtbot, windo
     w = window
     open_file(qtbot, w, write_photo(tmp_path / "subject.png"))
     asked = []
-    monkeypatch.setattr(w, "_ask_unsaved", lambda reason: asked.append(reason) or "cancel")
+    monkeypatch.setattr(w.files, "ask_unsaved", lambda reason: asked.append(reason) or "cancel")
     mouse_drag(qtbot, w, [(30, 30), (60, 60)])
     assert not w.close()
     assert asked == ["close"] and w.isVisible() and not w.controller.is_shut_down
@@ -433,7 +433,7 @@ def test_closing_and_discarding_unsaved_work(qtbot, window, tmp_path, monkeypatc
     open_file(qtbot, w, write_photo(tmp_path / "subject.png"))
     mouse_drag(qtbot, w, [(30, 30), (60, 60)])
     asked = []
-    monkeypatch.setattr(w, "_ask_unsaved", lambda reason: asked.append(reason) or "discard")
+    monkeypatch.setattr(w.files, "ask_unsaved", lambda reason: asked.append(reason) or "discard")
     assert w.close()
     assert asked == ["close"] and w.controller.is_shut_down
 
@@ -442,10 +442,10 @@ def test_opening_another_file_over_unsaved_work_asks_first(qtbot, window, tmp_pa
     w = window
     doc = open_file(qtbot, w, write_photo(tmp_path / "subject.png"))
     mouse_drag(qtbot, w, [(30, 30), (60, 60)])
-    monkeypatch.setattr(w, "_ask_unsaved", lambda reason: "cancel")
+    monkeypatch.setattr(w.files, "ask_unsaved", lambda reason: "cancel")
     assert not w.open_path(write_photo(tmp_path / "other.png", seed=1))
     assert w.doc is doc
-    monkeypatch.setattr(w, "_ask_unsaved", lambda reason: "discard")
+    monkeypatch.setattr(w.files, "ask_unsaved", lambda reason: "discard")
     assert open_file(qtbot, w, tmp_path / "other.png") is not doc
 
 
@@ -461,12 +461,12 @@ def test_autosave_is_offered_for_recovery_in_a_new_window(qtbot, window, tmp_pat
 
     # As after a crash: a second window finds the autosave and recovers it.
     other = MainWindow(settings=gui_settings, controller=MatteController(), load_model=False)
-    other._ask_recovery = lambda infos: "recover"
+    other.files.ask_recovery = lambda infos: "recover"
     with qtbot.waitSignal(other.documentChanged, timeout=WAIT_MS):
         assert other.offer_recovery()
     np.testing.assert_array_equal(other.doc.trimap, doc.trimap)
     assert other.doc.dirty and other.isWindowModified()
-    other._ask_unsaved = lambda reason: "discard"
+    other.files.ask_unsaved = lambda reason: "discard"
     other.close()
     other.deleteLater()
     assert find_autosaves() == []  # discarding the recovered work removes its autosave
@@ -483,7 +483,7 @@ def test_a_project_whose_photo_moved_asks_where_it_is(qtbot, window, tmp_path, m
     moved = (tmp_path / "shoot" / "subject.png").rename(tmp_path / "renamed.png")
 
     asked = []
-    monkeypatch.setattr(w, "_locate_photo", lambda missing: asked.append(missing.message) or str(moved))
+    monkeypatch.setattr(w.files, "locate_photo", lambda missing: asked.append(missing.message) or str(moved))
     reopened = open_file(qtbot, w, tmp_path / "projects" / "work.matte")
     assert asked and "subject.png" in asked[0]
     np.testing.assert_array_equal(reopened.trimap, painted)

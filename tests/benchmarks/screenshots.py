@@ -167,7 +167,7 @@ def main() -> int:
     settle(300)
     grab(window, args.out / "04-cutout.png")
 
-    window._ask_unsaved = lambda reason: "discard"
+    window.files.ask_unsaved = lambda reason: "discard"
     window.close()
     return 0
 

@@ -1,0 +1,417 @@
+"""Running the model: matting requests to the worker, its signals, and their results into the document
+(progress, routing maps, alpha tiles, the result); automatic runs after edits; loading the model."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSettings, QTimer, Signal
+from PySide6.QtWidgets import QDialog, QLabel, QMainWindow
+
+from matteapp.document.state import MatteDocument
+from matteapp.engine.session import SessionResult, global_attention_savings
+from matteapp.gui.canvas import ImageCanvas
+from matteapp.gui.model_dialog import ModelDialog
+from matteapp.gui.widgets import RoutingPanel, RunPanel
+from matteapp.gui.window.common import STATUS_MS, Menus, Messages, make_action, update_settings
+from matteapp.gui.window.tasks import TaskRunner
+from matteapp.gui.worker import MatteController, MatteRequest, ModelInfo
+from matteapp.io.recent import remember_checkpoint
+from matteapp.model.predictor import bundled_model_path
+
+log = logging.getLogger(__name__)
+
+AUTO_RUN_DELAY_MS = 700
+
+
+class RunPart(QObject):
+    """Submits the document's trimap to ``controller`` and writes what comes back into the document,
+    which the views then show; ``run_panel`` holds the run settings, the progress line and the summary.
+
+    A run keeps what it would replace (the last result) until it ends: a failure or a cancel puts that
+    back.  With the run panel's "auto" on, a change to the trimap starts a preview after
+    :data:`AUTO_RUN_DELAY_MS` (none while a stroke is being painted: :meth:`hold_auto_run`).
+
+    Signals: ``runEnded(outcome)`` "finished", "failed" or "cancelled"; ``runActive(bool)`` while a run
+    has not ended; ``runStopped()`` when the user cancelled or the worker gave a run up (whatever waited
+    for its result should stop waiting); ``viewWanted(mode)`` when a run started or ended by hand has
+    something to show (its live routing, then the cut-out).
+    """
+
+    runEnded = Signal(str)
+    runActive = Signal(bool)
+    runStopped = Signal()
+    viewWanted = Signal(str)
+
+    def __init__(
+        self,
+        window: QMainWindow,
+        settings: QSettings,
+        controller: MatteController,
+        tasks: TaskRunner,
+        messages: Messages,
+        run_panel: RunPanel,
+        routing_panel: RoutingPanel,
+        canvas: ImageCanvas,
+        model_label: QLabel,
+    ):
+        super().__init__(window)
+        self.window = window
+        self.settings = settings
+        self.controller = controller
+        self.tasks = tasks
+        self.messages = messages
+        self.run_panel = run_panel
+        self.routing_panel = routing_panel
+        self.canvas = canvas
+        self.model_label = model_label
+        self.doc: MatteDocument | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._run_id: int | None = None
+        self._run_preview = True
+        self._run_auto = False
+        self._before_run: tuple[SessionResult | None, object] | None = None
+        self._held = False  # a stroke is being painted: the auto-run waits for its end
+        self._changed_while_held = False
+        self._model_info: ModelInfo | None = None
+        self._model_request: tuple[str | None, bool] | None = None
+
+        self._auto_run_timer = QTimer(self)
+        self._auto_run_timer.setSingleShot(True)
+        self._auto_run_timer.setInterval(AUTO_RUN_DELAY_MS)
+        self._auto_run_timer.timeout.connect(self._auto_run)
+
+        run_panel.runRequested.connect(lambda preview: self.run_matte(preview))
+        run_panel.cancelRequested.connect(self.cancel_work)
+        run_panel.autoRunChanged.connect(lambda on: self._update_setting(auto_run=bool(on)))
+        run_panel.engineChanged.connect(lambda name: self._update_setting(engine=name))
+        run_panel.capChanged.connect(lambda cap: self._update_setting(max_global_tokens=cap))
+        run_panel.budgetChanged.connect(lambda mb: self._update_setting(memory_budget_mb=mb))
+
+        k = controller
+        k.modelLoading.connect(self._on_model_loading)
+        k.modelReady.connect(self._on_model_ready)
+        k.modelFailed.connect(self._on_model_failed)
+        k.progress.connect(self._on_run_progress)
+        k.routing.connect(self._on_run_routing)
+        k.alphaTile.connect(self._on_run_alpha_tile)
+        k.finished.connect(self._on_run_finished)
+        k.failed.connect(self._on_run_failed)
+        k.cancelled.connect(self._on_run_cancelled)
+        k.busyChanged.connect(self._on_busy_changed)
+
+    def add_actions(self, menus: Menus) -> None:
+        a = partial(make_action, self.window)
+        self.action_preview, self.action_full = self.run_panel.shortcut_actions()
+        self.action_preview.setText("Run &Preview")
+        self.action_full.setText("Run &Full Resolution")
+        self.action_cancel = a("&Cancel", self.cancel_work, "Esc", "Stop the running job; the trimap stays")
+        self.action_cancel.setEnabled(False)
+        self.action_model = a("&Model && Device…", self.choose_model)
+
+        model = menus.model
+        model.addAction(self.action_preview)
+        model.addAction(self.action_full)
+        model.addAction(self.action_cancel)
+        model.addSeparator()
+        model.addAction(self.action_model)
+        menus.add_shortcuts(self.action_cancel)
+
+    def set_document(self, doc: MatteDocument | None) -> None:
+        """Run ``doc`` from now on; a run still going for the old one no longer counts."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self.doc = doc
+        self._run_id = None
+        self._before_run = None
+        self._held = self._changed_while_held = False
+        self._auto_run_timer.stop()
+        if doc is not None:
+            self._unsubscribe = doc.subscribe(self._on_document_event)
+            settings = doc.settings
+            self.run_panel.set_engine(settings["engine"])
+            if settings["memory_budget_mb"] is not None:
+                self.run_panel.set_budget(settings["memory_budget_mb"])
+            elif settings["max_global_tokens"] is not None:
+                self.run_panel.set_cap(settings["max_global_tokens"])
+            else:
+                self.run_panel.set_cap(None)
+                self.run_panel.set_budget(None)
+            self.run_panel.set_auto_run(bool(settings["auto_run"]))
+            self.run_panel.set_progress("idle", 0.0, "")
+            self.run_panel.set_summary("")
+        self._update_hints()
+
+    def _on_document_event(self, event: str, payload) -> None:
+        if event == "trimap":
+            self._update_hints()
+            if self._held:
+                self._changed_while_held = True
+            else:
+                self._schedule_auto_run()
+
+    def _update_setting(self, **changes) -> None:
+        if update_settings(self.doc, self.messages, **changes) and changes.get("auto_run"):
+            self._schedule_auto_run()
+
+    def _update_hints(self) -> None:
+        doc = self.doc
+        if doc is None:
+            self.run_panel.set_enabled_for_hints(False, "Open a photo first (File ▸ Open, or drop one on the window).")
+        else:
+            self.run_panel.set_enabled_for_hints(doc.has_hints)
+
+    # ================================================================================ auto-run
+
+    def hold_auto_run(self, on: bool) -> None:
+        """While ``on``, trimap changes do not start the auto-run; when released, one change made while
+        held starts it once."""
+        if on:
+            self._auto_run_timer.stop()
+            self._held, self._changed_while_held = True, False
+            return
+        if not self._held:
+            return
+        self._held = False
+        if self._changed_while_held:
+            self._schedule_auto_run()
+
+    def stop_auto_run(self) -> None:
+        self._auto_run_timer.stop()
+
+    def _schedule_auto_run(self) -> None:
+        doc = self.doc
+        if doc is not None and doc.settings["auto_run"] and doc.has_hints and not self._held:
+            self._auto_run_timer.start()
+
+    def _auto_run(self) -> None:
+        if self._held or self.doc is None or not self.doc.has_hints:
+            return
+        if self.tasks.kind is not None:
+            self._auto_run_timer.start()  # the trimap is about to change again
+            return
+        self.run_matte(preview=True, auto=True)
+
+    # ================================================================================ requests
+
+    def run_matte(self, preview: bool, auto: bool = False) -> int | None:
+        """Start matting the current trimap on the worker (preview: the 1024-px copy); returns the request id.
+
+        Results stream into the document (routing maps, alpha tiles, then the result); a run started by
+        hand shows the routing view while it runs and the cut-out when it ends."""
+        doc = self.doc
+        if doc is None or not doc.has_hints:
+            return None
+        settings = doc.settings
+        request = MatteRequest(
+            doc.rgb,
+            doc.trimap,
+            engine=settings["engine"],
+            preview=preview,
+            max_global_tokens=settings["max_global_tokens"],
+            memory_budget_mb=settings["memory_budget_mb"],
+        )
+        if self._run_id is None:
+            self._before_run = (doc.result, doc.previous_alpha)  # what a cancel or a failure restores
+        self._auto_run_timer.stop()
+        self._run_id = self.controller.submit(request)
+        self._run_preview, self._run_auto = preview, auto
+        self.runActive.emit(True)
+        doc.begin_results(request.work_size, None, preview)
+        info = self._model_info
+        routed = settings["engine"] == "mematte" and (info is None or info.routed)
+        if not auto and routed and self.canvas.view_mode in ("photo", "trimap"):
+            self.viewWanted.emit("routing")
+        h, w = request.work_size
+        what = f"{'preview' if preview else 'full resolution'}, {w:,} × {h:,} px"
+        self.run_panel.set_progress("starting", 0.0, what)
+        self.messages.status(f"Matting ({what}) — Esc cancels")
+        return self._run_id
+
+    def make_room_for_trimap_task(self) -> None:
+        """A trimap task is about to be queued on the worker, behind any run."""
+        # A preview in flight is about to be stale, and it would hold the worker: drop it.  A
+        # full-resolution run is the user's explicit request; the task waits behind it instead.
+        if self._run_id is not None and self._run_preview:
+            self.controller.cancel()
+        elif self._run_id is not None:
+            self.messages.status("Waiting for the full-resolution run to finish (Esc cancels it)…", STATUS_MS)
+
+    def cancel_work(self) -> None:
+        """Cancel the running matting request and the running task (Esc, Cancel); the trimap stays."""
+        self.controller.cancel()
+        self.runStopped.emit()
+        kind = self.tasks.abandon()
+        if kind is not None:
+            self.messages.status(f"Cancelled {kind}", STATUS_MS)
+
+    def cancel_everything(self) -> None:
+        """Before another document replaces this one."""
+        if self._run_id is not None or self.tasks.kind is not None:
+            self.cancel_work()
+
+    def _on_busy_changed(self, busy: bool) -> None:
+        self.run_panel.set_busy(busy)
+        self.action_cancel.setEnabled(busy)
+
+    def _on_run_progress(self, request_id: int, stage: str, fraction: float, message: str) -> None:
+        if request_id == self._run_id:
+            self.run_panel.set_progress(stage, fraction, message)
+
+    def _on_run_routing(self, request_id: int, index: int, keep, probs, grid) -> None:
+        doc = self.doc
+        if request_id != self._run_id or doc is None:
+            return
+        if doc.token_grid is None:
+            doc.token_grid = tuple(int(v) for v in grid)
+        doc.set_routing(index, keep, probs)
+
+    def _on_run_alpha_tile(self, request_id: int, rect, tile, work_size) -> None:
+        doc = self.doc
+        if request_id != self._run_id or doc is None:
+            return
+        doc.set_alpha_tile(rect[0], rect[1], tile)
+
+    def _on_run_finished(self, request_id: int, result: SessionResult) -> None:
+        doc = self.doc
+        if request_id != self._run_id or doc is None:
+            return
+        self._run_id = None
+        self._before_run = None
+        self.runActive.emit(False)
+        try:
+            doc.set_result(result)
+        except ValueError as exc:
+            self.messages.error("The result does not fit the photo", str(exc))
+            self.runEnded.emit("failed")
+            return
+        self._show_savings(result)
+        h, w = result.size
+        seconds = result.timings.get("total")
+        took = f" · {seconds:.1f} s" if seconds is not None else ""
+        kind = "Preview" if result.is_preview else "Full resolution"
+        self.run_panel.set_summary(f"{kind} {w:,} × {h:,}{took} on {result.device}/{result.precision}")
+        self.run_panel.set_progress("done", 1.0, "")
+        for note in result.notes:
+            log.info("run note: %s", note)
+        if not self._run_auto:
+            self.viewWanted.emit("cutout")
+        self.messages.status(f"{kind} matte done{took}", STATUS_MS)
+        self.runEnded.emit("finished")
+
+    def _show_savings(self, result: SessionResult) -> None:
+        info = self._model_info
+        if result.block_stats and info is not None and info.num_heads:
+            self.routing_panel.set_savings(global_attention_savings(result, info.num_heads))
+
+    def _restore_before_run(self) -> None:
+        doc, before = self.doc, self._before_run
+        self._run_id = None
+        self._before_run = None
+        if doc is None:
+            self.runActive.emit(False)
+            return
+        result, previous = before if before is not None else (None, None)
+        if result is not None:
+            doc.set_result(result)
+            self._show_savings(result)
+        else:
+            doc.clear_results()
+        doc.previous_alpha = previous
+        self.runActive.emit(False)
+
+    def _on_run_failed(self, request_id: int, kind: str, message: str) -> None:
+        if request_id != self._run_id:
+            return
+        self._restore_before_run()
+        self.runStopped.emit()
+        self.run_panel.set_progress("error", 0.0, message.splitlines()[0] if message else "")
+        self.messages.status("Matting failed — trimap kept", STATUS_MS)
+        self.messages.error("Out of memory" if kind == "oom" else "Matting failed", f"{message}\n\nThe trimap is unchanged.")
+        self.runEnded.emit("failed")
+
+    def _on_run_cancelled(self, request_id: int) -> None:
+        if request_id != self._run_id:
+            return
+        self._restore_before_run()
+        self.runStopped.emit()
+        self.run_panel.set_progress("cancelled", 0.0, "trimap kept")
+        self.messages.status("Cancelled — trimap kept", STATUS_MS)
+        self.runEnded.emit("cancelled")
+
+    # ================================================================================== model
+
+    def load_model_from_settings(self) -> None:
+        """The model chosen last time (QSettings ``model/…``), else the bundled one."""
+        source = str(self.settings.value("model/source", "") or "") or None
+        device = str(self.settings.value("model/device", "auto") or "auto")
+        precision = str(self.settings.value("model/precision", "auto") or "auto")
+        if source is None and bundled_model_path() is None:
+            self.set_model_label(None, "No model installed — choose one in Model ▸ Model & Device…")
+            return
+        self.start_model_load(source, device, precision)
+
+    def start_model_load(self, source: str | None, device: str = "auto", precision: str = "auto", explicit: bool = False) -> None:
+        """Load ``source`` (a checkpoint path, a preset name, or None for the bundled model) on the worker.
+        ``explicit``: the user asked for it (a failure then opens a message box, not only the status bar)."""
+        self._model_request = (source, explicit)
+        self.controller.load_model(source, device, precision)
+
+    def choose_model(self) -> None:
+        dialog = ModelDialog(self.settings, self.window)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            choice = dialog.result()
+            self.start_model_load(choice.source, choice.device, choice.precision, explicit=True)
+
+    def _on_model_loading(self, description: str) -> None:
+        self.model_label.setText(f"Loading {description}…")
+        self.messages.status(f"Loading {description}…")
+        if self._run_id is None and self.tasks.kind is None:
+            self.run_panel.set_progress("loading", None, description)
+
+    def _model_load_ended(self) -> None:
+        if self._run_id is None and self.tasks.kind is None:
+            self.run_panel.set_progress("idle", 0.0, "")
+
+    def _on_model_ready(self, info: ModelInfo) -> None:
+        self._model_info = info
+        self.set_model_label(info)
+        self._model_load_ended()
+        request, self._model_request = self._model_request, None
+        source = request[0] if request else None
+        if source is not None and Path(source).is_file():
+            remember_checkpoint(source)
+        self.messages.status(f"Model ready: {info.describe()}", STATUS_MS)
+
+    def _on_model_failed(self, message: str) -> None:
+        request, self._model_request = self._model_request, None
+        self.set_model_label(self._model_info, None if self._model_info else "No model loaded")
+        self.model_label.setToolTip(message)
+        self._model_load_ended()
+        if request is not None and request[1]:
+            self.messages.error("The model did not load", message)
+        else:
+            self.messages.status_error(message)
+
+    def set_model_label(self, info: ModelInfo | None, text: str | None = None) -> None:
+        """Describe ``info`` in the status bar and the run panel (None: ``text``, or "No model loaded")."""
+        self._model_info = info or self._model_info
+        if info is None:
+            self.model_label.setText(text or "No model loaded")
+            self.model_label.setToolTip("Model ▸ Model & Device… to choose one")
+            return
+        kind = "MEMatte" if info.routed else "ViTMatte"
+        random_weights = info.source.startswith("preset:") or "random" in info.source
+        self.model_label.setText(
+            f"{info.name} · {kind} · {info.parameters / 1e6:.1f} M · {info.size_mb:.0f} MB · "
+            f"{info.device}/{info.precision}{' · random weights' if random_weights else ''}"
+        )
+        self.model_label.setToolTip(f"{info.describe()}\n{info.source}")
+        self.run_panel.set_model_label(f"{kind} — {info.name}")
+
+
+__all__ = ["AUTO_RUN_DELAY_MS", "RunPart"]
