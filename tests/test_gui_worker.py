@@ -1,7 +1,7 @@
 """The background inference worker: streaming order, stale-drop, cancel, errors, model loading, tasks."""
 
 import threading
-import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,6 +13,7 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QCoreApplication, QTimer  # noqa: E402
 
 from matteapp.engine.session import SessionResult, estimate_memory_bytes  # noqa: E402
+from matteapp.gui import stall as stall_module  # noqa: E402
 from matteapp.gui.stall import StallMonitor  # noqa: E402
 from matteapp.gui.worker import (  # noqa: E402
     MatteController,
@@ -446,27 +447,38 @@ def test_progress_throttle_keeps_stage_changes_and_the_end():
     assert throttle.allow("decoder", 0.9)
 
 
-def test_stall_monitor_sees_a_blocked_event_loop(qtbot):
+def test_stall_monitor_sees_a_blocked_event_loop(qtbot, monkeypatch):
+    # The monitor reads a clock that advances exactly 5 ms per reading, and the "frozen" slot moves it
+    # on by 120 ms: a real timer drives the ticks, and every figure is known exactly.
+    now = [0.0]
+
+    def clock():
+        now[0] += 0.005
+        return now[0] - 0.005
+
+    monkeypatch.setattr(stall_module, "time", SimpleNamespace(perf_counter=clock))
     monitor = StallMonitor(interval_ms=5)
     monitor.start()
     qtbot.waitUntil(lambda: monitor.ticks >= 5, timeout=WAIT_MS)
     frozen_at = []
 
-    def freeze():  # a slot that keeps the GUI thread busy for 120 ms
-        frozen_at.append(time.perf_counter())
-        time.sleep(0.12)
+    def freeze():
+        frozen_at.append(now[0])
+        now[0] += 0.120
 
-    t0 = time.perf_counter()
     QTimer.singleShot(0, freeze)
-    qtbot.waitUntil(lambda: monitor.ticks >= 20, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: bool(frozen_at) and monitor.ticks >= 20, timeout=WAIT_MS)
     monitor.stop()
     assert not monitor.running
-    assert 100 <= monitor.longest_ms < 5000
-    assert monitor.longest_gap_ms == pytest.approx(monitor.longest_ms + 5)
-    assert monitor.percentile(100) == monitor.longest_gap_ms
-    # the longest gap ends right after the frozen slot returns (t0 is measured after start())
-    assert monitor.longest_at_s > frozen_at[0] + 0.12 - t0
-    assert sum(monitor.histogram().values()) == monitor.ticks
-    assert "longest stall" in monitor.summary()
+    gaps = monitor.gaps_ms()
+    assert len(gaps) == monitor.ticks and sorted(gaps)[:-1] == pytest.approx([5.0] * (len(gaps) - 1))
+    assert monitor.longest_gap_ms == pytest.approx(125.0)
+    assert monitor.longest_ms == pytest.approx(120.0)
+    assert monitor.percentile(50) == pytest.approx(5.0) and monitor.percentile(100) == monitor.longest_gap_ms
+    # the longest gap ends at the first reading after the frozen slot
+    assert monitor.longest_at_s == pytest.approx(frozen_at[0] + 0.120)
+    histogram = monitor.histogram()
+    assert histogram["<10"] == monitor.ticks - 1 and histogram["100–250"] == 1 and sum(histogram.values()) == monitor.ticks
+    assert "longest stall 120.0 ms" in monitor.summary()
     monitor.reset()
     assert monitor.ticks == 0 and monitor.longest_ms == 0.0
