@@ -274,3 +274,40 @@ def test_trainer_reads_composition1k_folders(tmp_path):
     assert torch.load(last, weights_only=True)["step"] == 3
     with pytest.raises(ValueError, match="composition1k needs"):
         train(TrainConfig(stage="teacher", out=str(tmp_path / "x"), steps=1, data="composition1k", **TINY))
+
+
+def test_resume_after_sigterm_keeps_each_logged_step_once(tmp_path):
+    """A background job is stopped with SIGTERM (scripts' background jobs ignore SIGINT): the run is
+    saved like Ctrl-C, and resuming truncates the log rows written after that checkpoint."""
+    import csv
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    cfg = {**TINY, "stage": "teacher", "out": str(out), "steps": 400, "checkpoint_every": 1000}
+    script = (
+        "import json, sys\n"
+        "from matteapp.training.trainer import TrainConfig, train\n"
+        "train(TrainConfig(**json.loads(sys.argv[1])), progress=lambda row: print(row['step'], flush=True))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script, json.dumps(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = out / "log.csv"
+    # wait on the run's own output (two logged steps), not on the clock
+    for line in proc.stdout:
+        if int(line) >= 2:
+            break
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate()
+    assert proc.returncode != 0  # stopped, not finished
+    saved = torch.load(out / "last.pt", weights_only=True)["step"]
+    assert saved >= 2
+    # simulate a crash between checkpoints: log rows past the checkpoint must disappear on resume
+    with open(log, "a", newline="") as f:
+        csv.writer(f).writerow([saved + 5] + ["0"] * 5)
+    from matteapp.training.trainer import _truncate_log
+
+    _truncate_log(log, saved)
+    steps = [int(r[0]) for r in list(csv.reader(open(log)))[1:]]
+    assert steps == sorted(set(steps)) and max(steps) <= saved

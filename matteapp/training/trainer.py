@@ -196,6 +196,42 @@ class _StepSampler(torch.utils.data.Sampler):
         return max(0, self.stop - self.start)
 
 
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop the log rows after ``step``: a run stopped between two checkpoints repeats those steps on
+    resume, and the log must show each step once."""
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return
+    keep = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= step]
+    if len(keep) != len(rows):
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w", newline="") as f:
+            csv.writer(f).writerows(keep)
+        os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM (a scheduler stopping the job, ``kill``) saves the run like Ctrl-C does; background jobs
+    started from a script ignore SIGINT, so this is the signal that reaches them."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _save_run(path: Path, net, optimizer, step: int, cfg: TrainConfig) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save({"model": net.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
@@ -270,11 +306,15 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> P
     )
     log_path = out / "log.csv"
     new_log = not log_path.exists() or start == 0
+    if not new_log:
+        _truncate_log(log_path, start)
     log_file = open(log_path, "w" if new_log else "a", newline="")
     writer = None
     autocast = torch.autocast("cpu", dtype=torch.bfloat16) if cfg.bf16 else contextlib.nullcontext()
     t_last = time.perf_counter()
     completed = start  # optimizer steps applied so far: what a checkpoint must record
+    stop_on_sigterm = _sigterm_as_interrupt()
+    stop_on_sigterm.__enter__()
     try:
         for step_offset, batch in enumerate(loader):
             step = start + step_offset
@@ -312,7 +352,7 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> P
                 row = {"step": done, "loss": loss.item(), **{k: v.item() for k, v in parts.items()}, "lr": lr,
                        "sec_per_step": (now - t_last) / cfg.log_every}
                 if cfg.stage == "student":
-                    shares = [float(p.float().mean()) for p in policies]
+                    shares = [float(p.detach().float().mean()) for p in policies]
                     row["routed"] = sum(shares) / len(shares)
                     row.update({f"routed_{i}": v for i, v in enumerate(shares)})
                 t_last = now
@@ -330,6 +370,7 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> P
         _save_run(last, net, optimizer, completed, cfg)
         raise
     finally:
+        stop_on_sigterm.__exit__(None, None, None)
         log_file.close()
     return last
 
