@@ -4,8 +4,8 @@ import hashlib
 import json
 import os
 import shutil
-import time
 import zipfile
+from datetime import datetime, timezone
 
 import numpy as np
 import pytest
@@ -245,13 +245,15 @@ def test_autosave_is_found_recovered_and_discarded(doc, tmp_path, config_dir):
     expected_name = hashlib.sha1(str((tmp_path / "shoot" / "photo.png").resolve()).encode()).hexdigest()
     assert path == config_dir / "autosave" / f"{expected_name}.matte"
     assert doc.dirty and doc.path == project_file  # autosaving is not saving
+    before = datetime.now(timezone.utc)
     assert autosave(doc) == path  # its own autosave is replaced
+    after = datetime.now(timezone.utc)
 
     infos = find_autosaves()
     assert [i.path for i in infos] == [path]
     assert infos[0].photo_path == (tmp_path / "shoot" / "photo.png").resolve()
     assert infos[0].project_path == project_file.resolve()
-    assert abs(infos[0].saved_at.timestamp() - time.time()) < 60
+    assert before <= infos[0].saved_at <= after
 
     recovered = load_project(infos[0].path)
     assert np.array_equal(recovered.trimap, doc.trimap)
@@ -262,12 +264,19 @@ def test_autosave_is_found_recovered_and_discarded(doc, tmp_path, config_dir):
     assert find_autosaves() == []
 
 
-def test_autosaves_are_listed_newest_first_and_broken_ones_skipped(tmp_path, config_dir):
+def test_autosaves_are_listed_newest_first_and_broken_ones_skipped(tmp_path, config_dir, monkeypatch):
     docs = [MatteDocument(load_image(write_photo(tmp_path / f"p{i}.png", seed=i))) for i in range(3)]
-    paths = []
-    for d in docs:
-        paths.append(autosave(d))
-        time.sleep(0.01)
+    # A clock a minute apart per save, so the order does not rest on the real clock's resolution.
+    saves = iter(datetime(2026, 1, 1, 12, minute, tzinfo=timezone.utc) for minute in range(3))
+
+    class SteppedClock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return next(saves)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(project, "datetime", SteppedClock)
+        paths = [autosave(d) for d in docs]
     (config_dir / "autosave" / "garbage.matte").write_bytes(b"PK\x03\x04 broken")
     infos = find_autosaves()
     assert [i.path for i in infos] == paths[::-1]
