@@ -25,8 +25,9 @@ def test_official_checkpoint_reproduces_reference_alpha_and_routing(reference, t
 
     unknown = trimap == 128
     err = np.abs(result.alpha - expected["alpha"])[unknown]
-    assert err.mean() <= 1e-3
-    assert np.percentile(err, 99.9) <= 2e-2
+    # fp32 against fp32: measured 3e-7 mean, 3e-6 at the 99.9th percentile (summation order only)
+    assert err.mean() <= 1e-5
+    assert np.percentile(err, 99.9) <= 1e-4
     # known regions are clamped exactly as the official inference does
     assert np.array_equal(result.alpha[trimap == 0], expected["alpha"][trimap == 0])
     assert np.array_equal(result.alpha[trimap == 255], expected["alpha"][trimap == 255])
@@ -35,7 +36,7 @@ def test_official_checkpoint_reproduces_reference_alpha_and_routing(reference, t
     for k, routing in enumerate(result.routing):
         ref = expected[f"routing{k}"]
         assert routing.shape == ref.shape == result.token_grid
-        assert (routing != ref).mean() <= 0.005, f"router {k} disagrees"
+        assert np.array_equal(routing, ref), f"router {k} flips {int((routing != ref).sum())} tokens"
 
 
 def test_reference_in_bf16_stays_close(reference):
