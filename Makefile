@@ -1,5 +1,6 @@
-# `make run` launches the application, `make test` runs the test suite.
-# Both create .venv and install the project into it on first use (and again when pyproject.toml changes).
+# `make run` launches the application, `make test` runs the test suite, `make bench` prints the quick
+# benchmarks' figures (a few minutes on a 2-core CPU; run it on an otherwise idle machine).
+# Each creates .venv and installs the project into it on first use (and again when pyproject.toml changes).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -18,6 +19,19 @@ run: $(STAMP)
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+
+# The long benchmarks (full-resolution matting, the GUI, the canvas, band widths, local updates, seams,
+# the speed suite) are left out: run tests/benchmarks/<name>.py on its own (each says how in its docstring).
+SHARED ?= ../shared
+bench: $(STAMP)
+	$(PY) tests/benchmarks/bench_training_data.py
+	$(PY) tests/benchmarks/bench_export.py
+	$(PY) tests/benchmarks/bench_model.py --decoder-layout
+	$(PY) tests/benchmarks/bench_model.py --sizes 1024
+	$(PY) tests/benchmarks/bench_memory.py --sizes 1024 2048
+	@if [ -d $(SHARED)/reference/mematte-d96 ] && [ -d $(SHARED)/data/alphamatting-dev ]; then \
+		$(PY) tests/benchmarks/bench_precision.py --reduced-routers; \
+	else echo "bench_precision.py skipped: $(SHARED)/reference and $(SHARED)/data are absent"; fi
 
 clean:
 	rm -rf $(VENV) build *.egg-info
