@@ -3,7 +3,7 @@
 The public inference API::
 
     import matteapp
-    model = matteapp.load_model(source=None, device="auto", precision="auto")
+    model = matteapp.load_model(source=None, device="auto", precision="auto")  # None: resolve_default_model()
     result = model.predict(image, trimap, max_global_tokens=None)
     result.alpha, result.routing
 
@@ -17,10 +17,10 @@ __version__ = "0.1.0"
 import sys as _sys
 
 from matteapp.io import images as _images
-from matteapp.model.predictor import Cancelled, MattePredictor, MatteResult, ProgressEvent, load_model
+from matteapp.model.predictor import Cancelled, MattePredictor, MatteResult, ProgressEvent, load_model, resolve_default_model
 
 # Where the README of 0.1 told readers to find it (``matteapp.imageio.MAX_IMAGE_PIXELS``): the same
 # module object, so setting the limit there still takes effect.
 _sys.modules.setdefault(__name__ + ".imageio", _images)
 
-__all__ = ["Cancelled", "MattePredictor", "MatteResult", "ProgressEvent", "load_model"]
+__all__ = ["Cancelled", "MattePredictor", "MatteResult", "ProgressEvent", "load_model", "resolve_default_model"]

@@ -27,7 +27,12 @@ class CliError(Exception):
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
-    g.add_argument("--model", metavar="PATH|PRESET", help="checkpoint file or preset name (default: the bundled model)")
+    g.add_argument(
+        "--model",
+        metavar="PATH|NAME|PRESET",
+        help="checkpoint file, installed catalog model (`matteapp models`) or preset name "
+        "(default: the pinned model, else the best installed official model, else the bundled one)",
+    )
     g.add_argument("--engine", choices=("mematte", "closed-form"), default="mematte", help="matting engine (default: %(default)s)")
     g.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="default: %(default)s")
     g.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"), help="default: %(default)s")
@@ -138,12 +143,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser(
         "models",
-        help="list models; describe or convert a checkpoint",
+        help="list, download, install and remove models; describe or convert a checkpoint",
         formatter_class=fmt,
-        epilog="examples:\n  matteapp models\n  matteapp models info MEMatte_ViTS_DIM.pth\n  matteapp models convert MEMatte_ViTS_DIM.pth mematte_s.safetensors",
+        description="Official models come from the catalog (resources/models/catalog.json, or the file named by\n"
+        "MATTEAPP_MODEL_CATALOG) and are kept in the models folder (MATTEAPP_MODELS_DIR overrides it).",
+        epilog="examples:\n"
+        "  matteapp models\n"
+        "  matteapp models download mematte-s-realworld --accept-licence\n"
+        "  matteapp models install mematte-s-c1k ~/Downloads/MEMatte_ViTS_DIM.pth\n"
+        "  matteapp models default mematte-s-c1k\n"
+        "  matteapp models remove mematte-s-c1k\n"
+        "  matteapp models info MEMatte_ViTS_DIM.pth\n"
+        "  matteapp models convert MEMatte_ViTS_DIM.pth mematte_s.safetensors",
     )
     msub = models.add_subparsers(dest="models_command", metavar="ACTION")
-    msub.add_parser("list", help="presets, the bundled model and recently used checkpoints")
+    msub.add_parser("list", help="catalog models (installed or not), the bundled model, presets, recently used checkpoints")
+    dl = msub.add_parser("download", help="download a catalog model into the models folder (checked before use)")
+    dl.add_argument("name")
+    dl.add_argument("--accept-licence", "--accept-license", action="store_true", help="confirm the training data's research-only terms")
+    dl.add_argument("--offline", action="store_true", help="never use the network (succeeds only if the model is installed)")
+    dl.add_argument("--force", action="store_true", help="download again even if the model is installed")
+    ins = msub.add_parser("install", help="install a model file you downloaded yourself (same checks as a download)")
+    ins.add_argument("name")
+    ins.add_argument("file", type=Path)
+    ins.add_argument("--accept-licence", "--accept-license", action="store_true", help="confirm the training data's research-only terms")
+    rm = msub.add_parser("remove", help="delete an installed model (and any partial download of it)")
+    rm.add_argument("name")
+    de = msub.add_parser("default", help="show which model runs by default, or pin one (catalog name, 'bundled' or a file)")
+    de.add_argument("model", nargs="?")
+    de.add_argument("--clear", action="store_true", help="remove the pin: the best installed official model runs")
     info = msub.add_parser("info", help="print the architecture inferred from a checkpoint")
     info.add_argument("path", type=Path)
     conv = msub.add_parser("convert", help="re-save a checkpoint as .safetensors (official key layout)")
@@ -171,10 +199,20 @@ def _err(message: str) -> None:
 def _session(args):
     from matteapp.engine.session import MattingSession
     from matteapp.io.recent import remember_checkpoint
+    from matteapp.model.predictor import resolve_default_model
 
-    if args.model and Path(args.model).exists():
-        remember_checkpoint(Path(args.model))
-    return MattingSession(args.model, device=args.device, precision=args.precision)
+    model = args.model
+    if model and Path(model).exists():
+        remember_checkpoint(Path(model))
+    elif not model and args.engine != "closed-form":
+        # say which model runs and why: with several installed it is not obvious
+        try:
+            name, path, reason = resolve_default_model()
+        except FileNotFoundError as exc:
+            raise CliError(str(exc)) from None
+        print(f"model: {name} — {reason}", file=sys.stderr)
+        model = str(path)
+    return MattingSession(model, device=args.device, precision=args.precision)
 
 
 def _progress_bar(total_label: str):
@@ -398,10 +436,8 @@ def cmd_eval(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from matteapp.io.recent import recent_checkpoints, remember_checkpoint
-    from matteapp.model import preset_config, preset_names
+    from matteapp.io.recent import remember_checkpoint
     from matteapp.model.checkpoint import CheckpointError, load_network, save_network
-    from matteapp.model.predictor import bundled_model_path
 
     action = args.models_command or "list"
     if action == "info":
@@ -428,9 +464,61 @@ def cmd_models(args) -> int:
         save_network(net, args.out, metadata={"converted_from": Path(args.path).name})
         print(f"{args.out}: {net.config.kind} {net.config.name}, official key layout")
         return EXIT_OK
+    handlers = {"download": _models_download, "install": _models_install, "remove": _models_remove, "default": _models_default}
+    if action in handlers:
+        return handlers[action](args)
+    return _models_list()
+
+
+def _catalog():
+    from matteapp.model.catalog import CatalogError, load_catalog
+
+    try:
+        return load_catalog()
+    except CatalogError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _megabytes(n: int | None) -> str:
+    return "size ?" if n is None else f"{n / 1e6:,.0f} MB"
+
+
+def _models_list() -> int:
+    from matteapp.io.recent import recent_checkpoints
+    from matteapp.model import preset_config, preset_names
+    from matteapp.model.catalog import CatalogError, load_catalog, model_statuses, models_dir
+    from matteapp.model.predictor import bundled_model_path, resolve_default_model
+
     bundled = bundled_model_path()
     print("bundled model:")
     print(f"  {bundled if bundled else '(none installed)'}")
+    try:
+        name, _, reason = resolve_default_model()
+        print(f"default model: {name} — {reason}")
+    except FileNotFoundError as exc:
+        print(f"default model: none — {exc}")
+    problem = None
+    try:
+        catalog = load_catalog()
+    except CatalogError as exc:
+        problem = str(exc)
+    else:
+        print(f"official models (catalog {catalog.path}; folder {models_dir()}):")
+        for status in model_statuses(catalog):
+            e = status.entry
+            if status.installed:
+                state = "installed"
+            elif status.partial_bytes:
+                state = f"partial ({status.partial_bytes / 1e6:,.0f} MB, resumes)"
+            else:
+                state = "downloadable"
+            size = _megabytes(status.size_bytes) if status.installed or e.approx_size_mb else "size ?"
+            approx = "" if status.installed or not e.approx_size_mb else "~"
+            print(f"  {e.name:20s} {state:12s} {approx}{size:>8s}  {e.architecture.describe()}")
+            for line in e.scores_summary():
+                print(f"      {line}")
+            print(f"      licence: {e.licence_summary()}")
+        print("  download one with: matteapp models download NAME   (or install a file: matteapp models install NAME FILE)")
     print("presets (random weights, for benchmarks and tests):")
     for name in preset_names():
         cfg = preset_config(name)
@@ -439,6 +527,148 @@ def cmd_models(args) -> int:
     print("recently used checkpoints:")
     for p in recent or ["(none)"]:
         print(f"  {p}")
+    if problem:
+        raise CliError(problem)
+    return EXIT_OK
+
+
+def _download_progress(label: str):
+    """A byte-counting tqdm bar and the ``progress(done, total)`` callback that feeds it."""
+    from tqdm import tqdm
+
+    bar = tqdm(desc=label, unit="B", unit_scale=True, unit_divisor=1024, leave=False, file=sys.stderr, disable=None)
+
+    def update(done: int, total: int | None) -> None:
+        if total != bar.total:
+            bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return bar, update
+
+
+def _with_licence_prompt(run_once, accept: bool):
+    """Run ``run_once(accept)``; on a licence not yet accepted, ask on a terminal (y/N) and run again."""
+    from matteapp.model.download import LicenceNotAccepted
+
+    try:
+        return run_once(accept)
+    except LicenceNotAccepted as exc:
+        if not sys.stdin.isatty():
+            raise CliError(f"{exc}\nNothing was downloaded.") from None
+        print(str(exc).rsplit("\n", 1)[0], file=sys.stderr)
+        answer = input("Use these weights under these terms? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            raise CliError("licence not accepted; nothing was downloaded") from None
+        return run_once(True)
+
+
+def _report(result, verb: str) -> None:
+    for note in result.notes:
+        print(f"warning: {note}", file=sys.stderr)
+    digest = f" (sha256 {result.sha256[:16]}…)" if result.sha256 else ""
+    print(f"{result.name}: {verb} {result.path}{digest}")
+
+
+def _models_download(args) -> int:
+    from matteapp.base import Cancelled
+    from matteapp.model.catalog import CatalogError
+    from matteapp.model.download import DownloadError, DownloadInterrupted, LicenceNotAccepted, download_model
+
+    catalog = _catalog()
+    bar, update = _download_progress(args.name)
+    try:
+        result = _with_licence_prompt(
+            lambda accept: download_model(
+                args.name, accept_licence=accept, offline=args.offline, force=args.force, progress=update, catalog=catalog
+            ),
+            args.accept_licence,
+        )
+    except CatalogError as exc:
+        raise CliError(str(exc)) from None
+    except LicenceNotAccepted as exc:
+        raise CliError(str(exc)) from None
+    except (Cancelled, KeyboardInterrupt):
+        raise CliError("interrupted; run the same command again to resume the download", EXIT_INTERRUPTED) from None
+    except DownloadInterrupted as exc:
+        raise CliError(str(exc), EXIT_FAILED) from None
+    except DownloadError as exc:
+        raise CliError(str(exc), EXIT_FAILED) from None
+    finally:
+        bar.close()
+    if result.already_installed:
+        print(f"{result.name}: already installed at {result.path} (--force downloads it again)")
+    else:
+        _report(result, "installed")
+    return EXIT_OK
+
+
+def _models_install(args) -> int:
+    from matteapp.base import Cancelled
+    from matteapp.model.catalog import CatalogError
+    from matteapp.model.download import DownloadError, ModelsFolderError, NotEnoughSpace, install_model_file
+
+    catalog = _catalog()
+    bar, update = _download_progress(f"copying {args.file.name}")
+    try:
+        result = _with_licence_prompt(
+            lambda accept: install_model_file(args.name, args.file, accept_licence=accept, progress=update, catalog=catalog),
+            args.accept_licence,
+        )
+    except CatalogError as exc:
+        raise CliError(str(exc)) from None
+    except (Cancelled, KeyboardInterrupt):
+        raise CliError("interrupted; nothing was installed", EXIT_INTERRUPTED) from None
+    except (NotEnoughSpace, ModelsFolderError) as exc:
+        raise CliError(str(exc), EXIT_FAILED) from None
+    except DownloadError as exc:  # the file is not the model (nothing was copied), or unreadable
+        raise CliError(str(exc)) from None
+    finally:
+        bar.close()
+    _report(result, "installed")
+    return EXIT_OK
+
+
+def _models_remove(args) -> int:
+    from matteapp.model.download import NotInstalled, remove_model
+
+    try:
+        removed = remove_model(args.name)
+    except NotInstalled as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"cannot remove {args.name}: {exc}", EXIT_FAILED) from None
+    for p in removed:
+        print(f"removed {p}")
+    return EXIT_OK
+
+
+def _models_default(args) -> int:
+    from matteapp.model.catalog import CatalogError, installed_path, load_catalog, set_pinned_model, settings_path
+    from matteapp.model.predictor import resolve_default_model
+
+    if args.clear and args.model:
+        raise CliError("give a model to pin, or --clear, not both")
+    if args.clear:
+        set_pinned_model(None)
+    elif args.model:
+        value = args.model
+        if Path(value).is_file():
+            value = str(Path(value).resolve())
+        elif value != "bundled" and installed_path(value) is None:
+            try:
+                known = value in load_catalog()
+            except CatalogError:
+                known = False
+            hint = f": run `matteapp models download {value}` first" if known else " (see `matteapp models`)"
+            raise CliError(f"{value!r} is not an installed model, 'bundled' or a checkpoint file{hint}")
+        set_pinned_model(value)
+        print(f"pinned {value} in {settings_path()}")
+    try:
+        name, path, reason = resolve_default_model()
+    except FileNotFoundError as exc:
+        raise CliError(str(exc)) from None
+    print(f"default model: {name} ({path}) — {reason}")
     return EXIT_OK
 
 

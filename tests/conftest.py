@@ -10,6 +10,20 @@ REFERENCE = SHARED / "reference" / "mematte-d96"
 DEV_DATA = SHARED / "data" / "alphamatting-dev"
 
 
+@pytest.fixture(autouse=True)
+def _private_user_folders(tmp_path_factory, monkeypatch):
+    """Every test gets its own empty models folder and config folder (settings.json, the models state
+    file, recent checkpoints), and no pinned model, custom catalog or Hugging Face mirror from the
+    environment: a test never sees, nor writes to, the real user's files.  A separate temporary folder
+    (not ``tmp_path``) keeps tests that list their own ``tmp_path`` unaffected."""
+    user = tmp_path_factory.mktemp("user")
+    monkeypatch.setenv("MATTEAPP_MODELS_DIR", str(user / "models"))
+    monkeypatch.setenv("MATTEAPP_CONFIG_DIR", str(user / "config"))
+    for name in ("MATTEAPP_MODEL", "MATTEAPP_MODEL_CATALOG", "MATTEAPP_HF_ENDPOINT", "HF_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    return user
+
+
 def require(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent: the shared data folder (../shared beside the checkout) is needed")

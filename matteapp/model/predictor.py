@@ -335,24 +335,46 @@ def bundled_model_path() -> Path | None:
     return files[0] if files else None
 
 
+def resolve_default_model():
+    """``(name, path, reason)`` of the model ``load_model(None)`` loads.
+
+    In order: a pinned model (env ``MATTEAPP_MODEL``, else ``model`` in the user's settings.json: a
+    catalog name, ``bundled`` or a checkpoint path), the first installed model of the catalog's
+    ``default_order`` (official MEMatte weights, real-world model first), the bundled model.
+    ``name`` is a catalog name, ``"bundled"`` or the checkpoint's stem; ``reason`` says why, in words.
+    """
+    from matteapp.model.catalog import choose_default_model
+
+    choice = choose_default_model(bundled_model_path())
+    if choice is None:
+        raise FileNotFoundError(
+            f"no bundled model found in {BUNDLED_MODEL_DIR} and no official model is installed: run "
+            "`matteapp models download mematte-s-realworld`, or pass a checkpoint path (official "
+            "MEMatte/ViTMatte weights) or a preset name"
+        )
+    return choice
+
+
 def load_model(source: str | os.PathLike | None = None, device: str = "auto", precision: str = "auto") -> MattePredictor:
     """Load a matting model for inference.
 
     ``source``: a checkpoint path (official MEMatte / ViTMatte ``.pth``, Hugging Face VitMatte,
-    ``.safetensors``), a preset name (random weights: ``mematte-s``, ``mematte-b``, ``vitmatte-s``,
-    ``vitmatte-b``, …), or None for the bundled default model.
+    ``.safetensors``), the name of an installed catalog model (``mematte-s-c1k``, …: see
+    ``matteapp models``), a preset name (random weights: ``mematte-s``, ``mematte-b``,
+    ``vitmatte-s``, ``vitmatte-b``, …), or None for the default model (:func:`resolve_default_model`).
     """
+    from matteapp.model.catalog import catalog_model_path
     from matteapp.model.checkpoint import load_network
 
     if source is None:
-        path = bundled_model_path()
-        if path is None:
-            raise FileNotFoundError(
-                f"no bundled model found in {BUNDLED_MODEL_DIR}; pass a checkpoint path "
-                "(official MEMatte/ViTMatte weights) or a preset name"
-            )
+        _, path, _ = resolve_default_model()
         return MattePredictor(load_network(path), device, precision, source=str(path))
     text = os.fspath(source)
-    if text in preset_names() and not Path(text).exists():
-        return MattePredictor(build_model(text), device, precision, source=f"preset:{text}")
+    if not Path(text).exists():
+        if text in preset_names():
+            return MattePredictor(build_model(text), device, precision, source=f"preset:{text}")
+        # raises, naming the install command, for a catalog model that is not installed
+        path = catalog_model_path(text)
+        if path is not None:
+            return MattePredictor(load_network(path), device, precision, source=str(path))
     return MattePredictor(load_network(text), device, precision, source=text)
