@@ -5,6 +5,7 @@ import dataclasses
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -311,3 +312,27 @@ def test_resume_after_sigterm_keeps_each_logged_step_once(tmp_path):
     _truncate_log(log, saved)
     steps = [int(r[0]) for r in list(csv.reader(open(log)))[1:]]
     assert steps == sorted(set(steps)) and max(steps) <= saved
+
+
+def test_router_calibration_routes_the_target_share_in_every_block():
+    from matteapp.model import MattingConfig, build_model
+    from matteapp.model.predictor import MattePredictor
+    from matteapp.training.calibrate import calibrate_routers
+
+    torch.manual_seed(0)
+    net = build_model(MattingConfig(name="t", embed_dim=48, num_heads=2, routed=True))
+    rng = np.random.default_rng(0)
+    samples = []
+    for _ in range(3):
+        image = (rng.random((160, 224, 3)) * 255).astype(np.uint8)
+        trimap = np.zeros((160, 224), np.uint8)
+        trimap[40:120, 50:170] = 128
+        trimap[70:90, 90:130] = 255
+        samples.append((image, trimap))
+    report = calibrate_routers(net, samples, target=0.25)
+    assert [r["block"] for r in report] == net.backbone.routed_blocks
+    for r in report:
+        assert abs(r["after"] - 0.25) < 0.03
+    # the predictor (inference routing) now routes about a quarter of the tokens in every block
+    result = MattePredictor(net, "cpu", "fp32").predict(*samples[0])
+    assert all(0.1 < m.mean() < 0.4 for m in result.routing)

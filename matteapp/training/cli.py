@@ -27,12 +27,12 @@ def add_train_parser(sub) -> None:
         "  matteapp train teacher --out runs/teacher --steps 3000\n"
         "  matteapp train student --teacher runs/teacher/last.pt --out runs/student --steps 1500\n"
         "  matteapp train teacher --data composition1k --fg-dir Adobe/fg --alpha-dir Adobe/alpha --bg-dir coco --out runs/c1k\n"
-        "  matteapp train export runs/student resources/models/mematte.safetensors",
+        "  matteapp train export runs/student matteapp/resources/models/mematte.safetensors",
     )
     p.set_defaults(handler=_cmd_train)
-    p.add_argument("stage", choices=("teacher", "student", "export"), help="what to do")
-    p.add_argument("run", nargs="?", help="export: the run folder (or last.pt)")
-    p.add_argument("dest", nargs="?", help="export: the .safetensors file to write")
+    p.add_argument("stage", choices=("teacher", "student", "export", "calibrate"), help="what to do")
+    p.add_argument("run", nargs="?", help="export / calibrate: the run folder (or last.pt, or weights)")
+    p.add_argument("dest", nargs="?", help="export / calibrate: the .safetensors file to write")
     p.add_argument("--out", help="run folder (checkpoints, log.csv); default runs/<stage>")
     g = p.add_argument_group("model")
     g.add_argument("--embed-dim", type=int, default=d.embed_dim, help="ViT width (default %(default)s)")
@@ -66,6 +66,8 @@ def add_train_parser(sub) -> None:
     s.add_argument("--alpha-dir", help="composition1k / photos: alpha folder (same names as the foregrounds / photos)")
     s.add_argument("--photos", type=lambda t: tuple(v for v in t.split(",") if v), metavar="NAME,NAME",
                    help="photos: the photo names (stems) to train on; name each, so validation photos in the same folder stay out")
+    s.add_argument("--trimap-dir", action="append", default=[],
+                   help="calibrate: a folder of trimaps for the --photos in --fg-dir (repeatable)")
     s.add_argument("--synthetic-share", type=float, default=d.synthetic_share, help="photos: share of synthetic samples (default %(default)s)")
     s.add_argument("--bg-dir", help="composition1k: background photos")
     l = p.add_argument_group("logging")
@@ -80,6 +82,8 @@ def _cmd_train(args) -> int:
 
     from matteapp.training.trainer import export_run, train
 
+    if args.stage == "calibrate":
+        return _cmd_calibrate(args)
     if args.stage == "export":
         if not (args.run and args.dest):
             print("matteapp: train export needs RUN and DEST", file=sys.stderr)
@@ -119,3 +123,48 @@ def _cmd_train(args) -> int:
         bar.close()
     print(f"{last} (step {cfg.steps})")
     return 0
+
+
+def _cmd_calibrate(args) -> int:
+    """Shift each router's threshold so it routes --target-ratio of the tokens of training photos at
+    inference (see matteapp.training.calibrate), then save fp16 weights like export."""
+    from pathlib import Path
+
+    import torch
+
+    from matteapp.engine.trimap import load_trimap
+    from matteapp.io.images import load_image
+    from matteapp.model.checkpoint import save_network
+
+    from .calibrate import calibrate_routers
+    from .trainer import load_run_network
+
+    if not (args.run and args.dest and args.fg_dir and args.trimap_dir and args.photos):
+        print("matteapp: train calibrate needs RUN DEST --fg-dir DIR --trimap-dir DIR --photos NAME,…", file=sys.stderr)
+        return 2
+    dest = Path(args.dest)
+    if dest.exists() and not args.force:
+        print(f"matteapp: {dest} exists (use --force)", file=sys.stderr)
+        return 3
+    samples = []
+    for stem in args.photos:
+        hits = sorted(Path(args.fg_dir).glob(f"{stem}.*"))
+        if not hits:
+            print(f"matteapp: no photo named {stem!r} in {args.fg_dir}", file=sys.stderr)
+            return 2
+        photo = load_image(hits[0])
+        for folder in args.trimap_dir:
+            found = sorted(Path(folder).glob(f"{stem}.*"))
+            if found:
+                samples.append((photo.rgb, load_trimap(found[0], expected_size=photo.size)))
+    if not samples:
+        print("matteapp: no trimap found for the photos", file=sys.stderr)
+        return 2
+    run = Path(args.run)
+    net = load_run_network(run / "last.pt" if run.is_dir() else run)
+    for row in calibrate_routers(net, samples, args.target_ratio):
+        print(f"router {row['router']} (block {row['block']}): routed {row['before']:.1%} → {row['after']:.1%} "
+              f"(margin shift {row['shift']:+.3f})")
+    print(save_network(net, dest, dtype=None if args.fp32 else torch.float16))
+    return 0
+
