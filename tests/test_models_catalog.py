@@ -1,4 +1,4 @@
-"""The model catalog, downloads and installs, against a web server on 127.0.0.1 started here.
+"""The model catalog, downloads and installs, against a web server on 127.0.0.1 (tests/model_server.py).
 
 The server plays a plain host (Range requests, a connection that drops mid-file), a Google-Drive-style
 "can't scan for viruses" page, a minimal Hugging Face hub (what ``hf_hub_download`` asks for: HEAD
@@ -16,15 +16,13 @@ import os
 import re
 import subprocess
 import sys
-import threading
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 import torch
 from conftest import REFERENCE, require
+from model_server import Resource, leftovers, start_site, state, url_source
 
 import matteapp
 from matteapp.base import Cancelled
@@ -33,7 +31,7 @@ from matteapp.model import MattingConfig, build_model
 from matteapp.model import catalog as catalog_module
 from matteapp.model import download as download_module
 from matteapp.model import predictor as predictor_module
-from matteapp.model.catalog import CatalogError, hf_endpoint, load_catalog, model_statuses, models_dir, state_path
+from matteapp.model.catalog import CatalogError, hf_endpoint, load_catalog, model_statuses, models_dir
 from matteapp.model.download import (
     DownloadError,
     DownloadInterrupted,
@@ -57,104 +55,9 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 # --------------------------------------------------------------------------------------------- server
 
 
-@dataclass
-class Resource:
-    body: bytes
-    content_type: str = "application/octet-stream"
-    status: int = 200
-    headers: dict = field(default_factory=dict)
-    drops: int = 0  # the next `drops` GETs send half of what they announce, then close the connection
-    ranges: bool = True
-
-
-class Site:
-    """A threaded HTTP server on 127.0.0.1 with a request log; routes map a path to a Resource (or a
-    function of the query that returns one)."""
-
-    def __init__(self):
-        self.routes: dict = {}
-        self.log: list[tuple[str, str, dict]] = []
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_HEAD(self):
-                self._serve(head=True)
-
-            def do_GET(self):
-                self._serve(head=False)
-
-            def log_message(self, *args):
-                pass
-
-            def _serve(self, head):
-                site.log.append((self.command, self.path, dict(self.headers)))
-                parts = urlsplit(self.path)
-                res = site.routes.get(parts.path)
-                if callable(res):
-                    res = res(parse_qs(parts.query))
-                if res is None:
-                    body = b"not found"
-                    self.send_response(404)
-                    self.send_header("Content-Type", "text/plain")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.send_header("X-Error-Code", "EntryNotFound")
-                    self.end_headers()
-                    if not head:
-                        self.wfile.write(body)
-                    return
-                body, start, status = res.body, 0, res.status
-                m = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
-                if m and res.ranges and status == 200:
-                    start = int(m.group(1))
-                    if start >= len(body):
-                        self.send_response(416)
-                        self.send_header("Content-Range", f"bytes */{len(body)}")
-                        self.send_header("Content-Length", "0")
-                        self.end_headers()
-                        return
-                    status = 206
-                self.send_response(status)
-                self.send_header("Content-Type", res.content_type)
-                self.send_header("Content-Length", str(len(body) - start))
-                self.send_header("Accept-Ranges", "bytes")
-                if status == 206:
-                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-                for k, v in res.headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                if head:
-                    return
-                payload = body[start:]
-                if res.drops > 0:
-                    res.drops -= 1
-                    payload = payload[: len(payload) // 2]
-                try:
-                    self.wfile.write(payload)  # HTTP/1.0: the connection closes after this, short or not
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client cancelled
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
-
-    def gets(self, path: str | None = None) -> list[tuple[str, dict]]:
-        return [(p, h) for m, p, h in self.log if m == "GET" and (path is None or urlsplit(p).path == path)]
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def site(monkeypatch):
-    # a proxy from the environment must not intercept loopback traffic
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    monkeypatch.setattr(download_module, "RETRY_DELAY", 0.0)
-    s = Site()
+    s = start_site(monkeypatch)
     yield s
     s.close()
 
@@ -200,25 +103,6 @@ def write_catalog(tmp_path, monkeypatch, sources, *, extra=None, default_order=(
     path.write_text(json.dumps(data))
     monkeypatch.setenv("MATTEAPP_MODEL_CATALOG", str(path))
     return path
-
-
-def url_source(url, **kw):
-    return {"type": "url", "url": url, "filename": kw.pop("filename", "ref.pth"), "size": kw.pop("size", None), "sha256": kw.pop("sha256", None)}
-
-
-def leftovers() -> list[str]:
-    """Everything in the models folder except installed models (partials, temporaries, probes)."""
-    root = models_dir()
-    if not root.exists():
-        return []
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if not (p.parent == root and p.suffix in (".pth", ".safetensors", ".bin")))
-
-
-def state() -> dict:
-    try:
-        return json.loads(state_path().read_text())
-    except FileNotFoundError:
-        return {}
 
 
 def assert_clean_failure(before_state: dict) -> None:

@@ -14,7 +14,7 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from matteapp.gui.main_window import MainWindow
-from matteapp.model.predictor import bundled_model_path
+from matteapp.gui.model_choice import default_model
 
 ORGANIZATION = APPLICATION = "matteapp"
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -59,8 +59,9 @@ def main(argv: list[str]) -> int:
         source = args.model if args.model is not None else (str(settings.value("model/source", "") or "") or None)
         device = args.device or str(settings.value("model/device", "auto") or "auto")
         precision = args.precision or str(settings.value("model/precision", "auto") or "auto")
-        if source is None and bundled_model_path() is None:
-            window.statusBar().showMessage("No bundled model is installed: pass --model PATH or use Model ▸ Model & Device…")
+        no_model = default_model()[1] if source is None else None
+        if no_model is not None:
+            window.statusBar().showMessage(no_model)
         else:
             window.start_model_load(source, device, precision, explicit=True)
     window.show()

@@ -18,6 +18,8 @@ and the worker but not to another part:
 - :class:`~matteapp.gui.window.views.ViewPart`: view modes, backdrop, compare, token grid, zoom, the
   routing display, the status-bar labels;
 - :class:`~matteapp.gui.window.export.ExportPart`: the Export dialog and its files, the trimap PNG;
+- :class:`~matteapp.gui.window.models.ModelsPart`: Model ▸ Get Models… (downloads of official models),
+  the hint bar that offers one, putting a model to use;
 - :class:`~matteapp.gui.window.help.HelpPart`: the shortcut table and About.
 
 What remains here: the widgets and their layout, the menu bar the parts fill, the wiring of one part's
@@ -31,19 +33,21 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStackedWidget, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStackedWidget, QVBoxLayout, QWidget
 
 from matteapp.document.export_plan import ExportPlan
 from matteapp.document.state import MatteDocument
 from matteapp.gui.canvas import ImageCanvas
 from matteapp.gui.widgets import RoutingPanel, RunPanel, ToolOptionsPanel
 from matteapp.gui.widgets.empty_state import EmptyState
+from matteapp.gui.widgets.model_hint import HintBar
 from matteapp.gui.window.auto_trimap import AutoTrimapSource, split_scribbles, trimap_from_source
 from matteapp.gui.window.common import STATUS_MS, Menus, Messages, make_action
 from matteapp.gui.window.editing import TrimapPart
 from matteapp.gui.window.export import ExportPart
 from matteapp.gui.window.files import SAMPLE_PHOTO, FilesPart, MissingPhoto, open_project_or_missing, project_photo_missing
 from matteapp.gui.window.help import HelpPart
+from matteapp.gui.window.models import ModelsPart
 from matteapp.gui.window.running import RunPart
 from matteapp.gui.window.tasks import TaskRunner
 from matteapp.gui.window.views import ViewPart
@@ -56,16 +60,17 @@ class MainWindow(QMainWindow):
     ``settings``: where window state, recent files and dialog choices are kept (default
     ``QSettings("matteapp", "matteapp")``).  ``controller``: the worker (default: a new one, shut down
     when the window closes, as an injected one is too).  ``load_model``: load the model chosen last time
-    (or the bundled one) right away.
+    (or the default model: a pinned one, else the best installed official model, else the bundled one)
+    right away.
 
     Signals, for scripts and tests: ``documentChanged(doc)`` once a photo or project is open;
     ``taskFinished(kind)`` / ``taskFailed(kind, message)`` when a background task of the window ends
     ("open", "auto trimap", "band", "trimap from alpha", "import trimap", "export trimap", "export");
     ``runEnded(outcome)`` with "finished", "failed" or "cancelled"; ``exportFinished(paths)``.
 
-    The parts are :attr:`files`, :attr:`editing`, :attr:`running`, :attr:`views`, :attr:`exporting` and
-    :attr:`help_part`.  The window's own methods are the commands scripts drive it with; each hands over to
-    the part that owns it, where every other command lives.
+    The parts are :attr:`files`, :attr:`editing`, :attr:`running`, :attr:`views`, :attr:`exporting`,
+    :attr:`models` and :attr:`help_part`.  The window's own methods are the commands scripts drive it
+    with; each hands over to the part that owns it, where every other command lives.
     """
 
     documentChanged = Signal(object)
@@ -98,6 +103,7 @@ class MainWindow(QMainWindow):
             self, self.settings, self.controller, self.tasks, self.messages, self.run_panel, self.routing_panel, self.canvas, self.model_label
         )
         self.exporting = ExportPart(self, self.settings, self.tasks, self.messages)
+        self.models = ModelsPart(self, self.settings, self.controller, self.messages, self.model_hint)
         self.views = ViewPart(
             self, self.canvas, self.routing_panel, self.routing_dock, self.messages, self.cursor_label, self.zoom_label, self.memory_label
         )
@@ -123,6 +129,7 @@ class MainWindow(QMainWindow):
             self.running.load_model_from_settings()
         else:
             self.running.set_model_label(self.controller.model_info)
+        self.models.update_hint()
 
     # ============================================================================== construction
 
@@ -135,7 +142,16 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty_state)
         self.stack.addWidget(self.canvas)
-        self.setCentralWidget(self.stack)
+        # Above the canvas rather than in the empty state: a photo opened from the command line would hide it.
+        self.model_hint = HintBar("Get Models…")
+        self.model_hint.hide()
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.model_hint)
+        column.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
 
         self.tool_panel = ToolOptionsPanel()
         self.run_panel = RunPanel()
@@ -187,6 +203,7 @@ class MainWindow(QMainWindow):
         for dock in (self.tools_dock, self.run_dock, self.routing_dock):
             panels.addAction(dock.toggleViewAction())
         self.running.add_actions(menus)
+        self.models.add_actions(menus)
         self.help_part.add_actions(menus)
 
     def _connect_parts(self) -> None:
@@ -202,6 +219,7 @@ class MainWindow(QMainWindow):
         running.runEnded.connect(exporting.on_run_ended)
         running.runStopped.connect(exporting.forget_pending_export)
         exporting.fullRunRequested.connect(lambda: running.run_matte(preview=False))
+        self.models.defaultModelWanted.connect(lambda device, precision: running.start_model_load(None, device, precision, explicit=True))
 
         tasks.taskFinished.connect(self.taskFinished)
         tasks.taskFailed.connect(self.taskFailed)
@@ -297,6 +315,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.running.stop_auto_run()
+        self.models.shut()
         self.files.shut()
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())

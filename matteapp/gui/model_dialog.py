@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from matteapp.gui.model_choice import default_model, display_name
 from matteapp.gui.widgets.panel_layout import compact, section_header
 from matteapp.io.recent import recent_checkpoints
-from matteapp.model.predictor import bundled_model_path
 
 CHECKPOINT_EXTENSIONS = (".pth", ".pt", ".ckpt", ".safetensors", ".bin")
 FILE_FILTER = "Model checkpoints (*.pth *.pt *.ckpt *.safetensors *.bin);;All files (*)"
@@ -44,7 +44,7 @@ PRECISIONS = {
 
 @dataclass(frozen=True)
 class ModelChoice:
-    """What to load: ``source`` a checkpoint path or None for the bundled default model; ``device``
+    """What to load: ``source`` a checkpoint path or None for the default model; ``device``
     "auto" | "cpu" | "cuda" | "mps"; ``precision`` "auto" | "fp32" | "bf16" | "fp16" (the arguments
     of :func:`matteapp.model.predictor.load_model`)."""
 
@@ -106,7 +106,8 @@ def _human_size(size: int) -> str:
 
 
 class ModelDialog(QDialog):
-    """Pick the bundled model or a checkpoint file, the device and the precision.
+    """Pick the default model (a pinned one, else the best installed official model, else the bundled
+    one) or a checkpoint file, the device and the precision.
 
     The choice is remembered in ``settings`` (default ``QSettings("matteapp", "matteapp")``) on OK
     and offered again next time.  :meth:`result` → :class:`ModelChoice`.  Recently used checkpoints
@@ -125,12 +126,14 @@ class ModelDialog(QDialog):
         layout.addWidget(section_header("Model"))
         grid = compact(QGridLayout(), 0)
         grid.setColumnStretch(1, 1)
-        bundled = bundled_model_path()
-        self._has_bundled = bundled is not None
+        default, problem = default_model()
+        self._has_bundled = default is not None  # the name predates official downloads: "a default model exists"
         self._bundled = QRadioButton(
-            f"Bundled default ({bundled.stem})" if bundled is not None else "Bundled default (none installed)"
+            f"Default model: {display_name(default)}" if default is not None else "Default model (none installed)"
         )
-        self._bundled.setToolTip(str(bundled) if bundled is not None else "No model ships with this installation.")
+        self._bundled.setToolTip(
+            f"{default.path}\n{default.reason}\nModel ▸ Get Models… downloads official models and pins one." if default is not None else problem
+        )
         self._bundled.setEnabled(self._has_bundled)
         self._file = QRadioButton("Checkpoint file")
         self._file.setToolTip(
@@ -212,7 +215,7 @@ class ModelDialog(QDialog):
         self._precision.setCurrentIndex(max(0, self._precision.findData(str(self._settings.value("model/precision", "auto")))))
 
     def set_source(self, source: str | None) -> None:
-        """None selects the bundled model; a path selects (and fills in) the checkpoint file."""
+        """None selects the default model; a path selects (and fills in) the checkpoint file."""
         if source is None:
             self._bundled.setChecked(True)
         else:
@@ -249,7 +252,7 @@ class ModelDialog(QDialog):
         if self._file.isChecked():
             return check_checkpoint_file(self._path.currentText().strip())
         if not self._has_bundled:
-            return "No bundled model is installed: choose a checkpoint file."
+            return "No model is installed: choose a checkpoint file, or get one in Model ▸ Get Models…"
         return None
 
     def _validate(self, *_args) -> None:

@@ -31,11 +31,11 @@ import torch
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
 from matteapp.engine.session import ENGINES, PREVIEW_LONG_SIDE, MattingSession, preview_size
+from matteapp.gui.model_choice import describe_default
 from matteapp.model.predictor import (
     Cancelled,
     MattePredictor,
     ProgressEvent,
-    bundled_model_path,
     load_model,
     validate_inputs,
 )
@@ -323,8 +323,7 @@ class _InferenceWorker(QObject):
         if request.engine == "closed-form":
             return self._session or MattingSession()  # closed-form never touches the model
         if self._session is None:
-            path = bundled_model_path()
-            description = f"the bundled model ({path.name})" if path else "the bundled model"
+            description = describe_default()
             self.progress.emit(request_id, "model", 0.0, f"loading {description}")
             job = _LoadJob(request_id, None, "auto", "auto", None, description, implicit=True)
             failure = self._load(job)
@@ -515,8 +514,9 @@ class MatteController(QObject):
         *,
         loader: Callable[[], MattePredictor] | None = None,
     ) -> None:
-        """Loads a model on the worker: ``source`` None = the bundled default, else a checkpoint path
-        or preset name (see :func:`matteapp.model.predictor.load_model`).  ``loader``, if given, is called on
+        """Loads a model on the worker: ``source`` None = the default model (a pinned one, else the best
+        installed official model, else the bundled one: :func:`~matteapp.model.predictor.resolve_default_model`),
+        else a checkpoint path or preset name (see :func:`matteapp.model.predictor.load_model`).  ``loader``, if given, is called on
         the worker instead and must return a :class:`MattePredictor` (``source`` then only describes
         it).  Answers with ``modelLoading`` then ``modelReady`` or ``modelFailed``; a failed load keeps
         the previous model."""
@@ -530,7 +530,7 @@ class MatteController(QObject):
     def submit(self, request: MatteRequest) -> int:
         """Queues ``request`` (replacing and cancelling the previous one); returns its id.
 
-        Without a loaded model, the worker loads the bundled default first (``modelLoading`` …).
+        Without a loaded model, the worker loads the default model first (``modelLoading`` …).
         """
         self._check_open()
         if not isinstance(request, MatteRequest):
@@ -734,8 +734,7 @@ def _describe_source(source: str | None, loader) -> str:
     if loader is not None:
         return source or "a custom model"
     if source is None:
-        path = bundled_model_path()
-        return f"the bundled model ({path.name})" if path else "the bundled model"
+        return describe_default()
     from matteapp.model import preset_names
 
     if source in preset_names():

@@ -539,7 +539,7 @@ def _read_limited(response, limit: int) -> str:
 
 def _reason(exc: BaseException) -> str:
     text = str(exc)
-    m = re.search(r"\[Errno -?\d+\] ([^')\]]+)", text)
+    m = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)  # the OS error, out of urllib3's quotes and brackets
     if m:
         return m.group(1)
     return text.splitlines()[0][:200] if text else type(exc).__name__

@@ -20,7 +20,7 @@ from matteapp.gui.window.common import STATUS_MS, Menus, Messages, make_action, 
 from matteapp.gui.window.tasks import TaskRunner
 from matteapp.gui.worker import MatteController, MatteRequest, ModelInfo
 from matteapp.io.recent import remember_checkpoint
-from matteapp.model.predictor import bundled_model_path
+from matteapp.gui.model_choice import default_model, origin_of
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,8 @@ class RunPart(QObject):
         self._held = False  # a stroke is being painted: the auto-run waits for its end
         self._changed_while_held = False
         self._model_info: ModelInfo | None = None
-        self._model_request: tuple[str | None, bool] | None = None
+        self._model_request: tuple[str | None, bool, tuple[str, str] | None] | None = None
+        self._model_origin: tuple[str, str] | None = None  # why this model runs: ("bundled", the whole reason)
 
         self._auto_run_timer = QTimer(self)
         self._auto_run_timer.setSingleShot(True)
@@ -346,19 +347,23 @@ class RunPart(QObject):
     # ================================================================================== model
 
     def load_model_from_settings(self) -> None:
-        """The model chosen last time (QSettings ``model/…``), else the bundled one."""
+        """The checkpoint chosen last time in Model & Device (QSettings ``model/…``), else the default model
+        (a pinned one, else the best installed official model, else the bundled one)."""
         source = str(self.settings.value("model/source", "") or "") or None
         device = str(self.settings.value("model/device", "auto") or "auto")
         precision = str(self.settings.value("model/precision", "auto") or "auto")
-        if source is None and bundled_model_path() is None:
-            self.set_model_label(None, "No model installed — choose one in Model ▸ Model & Device…")
-            return
+        if source is None:
+            choice, problem = default_model()
+            if choice is None:
+                self.set_model_label(None, "No model installed — Model ▸ Get Models…")
+                self.messages.status_error(problem)
+                return
         self.start_model_load(source, device, precision)
 
     def start_model_load(self, source: str | None, device: str = "auto", precision: str = "auto", explicit: bool = False) -> None:
-        """Load ``source`` (a checkpoint path, a preset name, or None for the bundled model) on the worker.
+        """Load ``source`` (a checkpoint path, a preset name, or None for the default model) on the worker.
         ``explicit``: the user asked for it (a failure then opens a message box, not only the status bar)."""
-        self._model_request = (source, explicit)
+        self._model_request = (source, explicit, origin_of(source))
         self.controller.load_model(source, device, precision)
 
     def choose_model(self) -> None:
@@ -379,9 +384,11 @@ class RunPart(QObject):
 
     def _on_model_ready(self, info: ModelInfo) -> None:
         self._model_info = info
+        request, self._model_request = self._model_request, None
+        # no request: the worker loaded the default model itself, for a run
+        self._model_origin = request[2] if request else origin_of(None)
         self.set_model_label(info)
         self._model_load_ended()
-        request, self._model_request = self._model_request, None
         source = request[0] if request else None
         if source is not None and Path(source).is_file():
             remember_checkpoint(source)
@@ -406,12 +413,14 @@ class RunPart(QObject):
             return
         kind = "MEMatte" if info.routed else "ViTMatte"
         random_weights = info.source.startswith("preset:") or "random" in info.source
+        origin = self._model_origin
+        name = f"{info.name} ({origin[0]})" if origin else info.name
         self.model_label.setText(
-            f"{info.name} · {kind} · {info.parameters / 1e6:.1f} M · {info.size_mb:.0f} MB · "
+            f"{name} · {kind} · {info.parameters / 1e6:.1f} M · {info.size_mb:.0f} MB · "
             f"{info.device}/{info.precision}{' · random weights' if random_weights else ''}"
         )
-        self.model_label.setToolTip(f"{info.describe()}\n{info.source}")
-        self.run_panel.set_model_label(f"{kind} — {info.name}")
+        self.model_label.setToolTip(f"{info.describe()}\n{info.source}" + (f"\nWhy: {origin[1]}" if origin else ""))
+        self.run_panel.set_model_label(f"{kind} — {name}")
 
 
 __all__ = ["AUTO_RUN_DELAY_MS", "RunPart"]
