@@ -107,17 +107,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="matte every photo of a folder",
         formatter_class=fmt,
         description="Matte every photo in INPUT_DIR with the trimap of the same name from --trimaps; "
-        "keeps going past bad files and lists them at the end (exit code 1 if any failed).",
-        epilog="example:\n  matteapp batch shoot/ --trimaps shoot_trimaps/ -o cutouts/ --alpha-dir alphas/",
+        "keeps going past bad files and lists them at the end (exit code 1 if any failed).\n"
+        "Each attempt is recorded in OUTPUT/manifest.jsonl; running the same command again skips the photos\n"
+        "already done, so a stopped batch resumes where it stopped.  --cluster spreads the photos over a Ray\n"
+        "cluster (the paths must be the same on every node: a shared file system).",
+        epilog="examples:\n  matteapp batch shoot/ --trimaps shoot_trimaps/ -o cutouts/ --alpha-dir alphas/\n"
+        "  matteapp batch shoot/ --trimaps shoot_trimaps/ -o cutouts/ --cluster ray                 # local Ray, or RAY_ADDRESS\n"
+        "  matteapp batch /shared/shoot --trimaps /shared/tri -o /shared/cut --cluster auto --gpus-per-worker 0.5",
     )
     b.add_argument("input_dir", type=Path)
     b.add_argument("--trimaps", type=Path, required=True)
-    b.add_argument("-o", "--output", type=Path, required=True, help="folder for the cutouts")
+    b.add_argument("-o", "--output", type=Path, required=True, help="folder for the cutouts (and manifest.jsonl)")
     b.add_argument("--alpha-dir", type=Path, help="also write alpha mattes here")
     b.add_argument("--no-decontaminate", action="store_true")
     b.add_argument("--resize-trimap", action="store_true")
-    b.add_argument("--force", action="store_true")
+    b.add_argument("--force", action="store_true", help="overwrite outputs in the way (photos the manifest has as done are still skipped)")
     _add_model_args(b)
+    _add_cluster_args(b)
 
     e = sub.add_parser(
         "eval",
@@ -356,57 +362,207 @@ def _load_mask(path: Path, photo, resize: bool):
     return gray.astype(np.float32) / 255.0
 
 
-def cmd_batch(args) -> int:
-    from tqdm import tqdm
+def cmd_batch(args, *, before_photo=None) -> int:
+    """``before_photo(path)`` runs just before each photo is matted, in the process that mattes it
+    (this one, or a cluster worker): the cluster tests kill a worker with it."""
+    import os
+    from dataclasses import replace
 
-    from matteapp.io import export
+    from matteapp.batch.manifest import Manifest, ManifestError
+    from matteapp.batch.pipeline import BatchOptions, remove_temporaries
 
     if not args.input_dir.is_dir():
         raise CliError(f"{args.input_dir}: not a folder")
     if not args.trimaps.is_dir():
         raise CliError(f"{args.trimaps}: not a folder")
+    if args.cluster is not None:
+        from matteapp.batch.cluster import ClusterError, import_ray
+
+        try:
+            import_ray()  # before anything slow: without Ray nothing can run
+        except ClusterError as exc:
+            raise CliError(str(exc)) from None
+    else:
+        pool_flags = {"--workers": args.workers, "--cpus-per-worker": args.cpus_per_worker,
+                      "--gpus-per-worker": args.gpus_per_worker, "--max-attempts": args.max_attempts}
+        given = [flag for flag, value in pool_flags.items() if value is not None]
+        if given:
+            raise CliError(f"{', '.join(given)} only apply with --cluster")
     photos = sorted(p for p in args.input_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not photos:
         raise CliError(f"{args.input_dir}: no photos ({', '.join(sorted(IMAGE_SUFFIXES))})")
     args.output.mkdir(parents=True, exist_ok=True)
     if args.alpha_dir:
         args.alpha_dir.mkdir(parents=True, exist_ok=True)
-    session = _session(args)
-    failures: list[tuple[str, str]] = []
-    for path in tqdm(photos, desc="batch", unit="photo", file=sys.stderr):
-        try:
-            trimap_path = _find_by_stem(args.trimaps, path.stem)
-            if trimap_path is None:
-                raise CliError(f"no trimap named {path.stem}.* in {args.trimaps}")
-            photo = _load_photo(path)
-            trimap = _load_trimap_for(trimap_path, photo, args.resize_trimap)
-            result = _run_session(session, args, photo.rgb, trimap, label=path.name)
-            meta = dict(icc_profile=photo.icc_profile, dpi=photo.dpi, force=args.force)
-            _write(export.export_cutout, args.output / f"{path.stem}.png", photo.rgb, result.alpha, decontaminate=not args.no_decontaminate, **meta)
-            if args.alpha_dir:
-                _write(export.export_alpha, args.alpha_dir / f"{path.stem}.png", result.alpha, **meta)
-        except CliError as exc:
-            if exc.code == EXIT_INTERRUPTED:
-                raise
-            failures.append((path.name, str(exc)))
-        except Exception as exc:  # noqa: BLE001 — a batch reports every failure and goes on
-            failures.append((path.name, f"{type(exc).__name__}: {exc}"))
+    options = BatchOptions(
+        trimaps=args.trimaps,
+        output=args.output,
+        alpha_dir=args.alpha_dir,
+        decontaminate=not args.no_decontaminate,
+        resize_trimap=args.resize_trimap,
+        force=args.force,
+        engine=args.engine,
+        max_global_tokens=args.max_global_tokens,
+        memory_budget_mb=args.memory_budget,
+    ).absolute()
+    try:
+        manifest = Manifest.open(args.output)
+    except ManifestError as exc:
+        raise CliError(str(exc)) from None
+    with manifest:
+        if manifest.skipped_lines:
+            _err(f"note: {manifest.skipped_lines} unreadable line(s) in {manifest.path} ignored; those photos are matted again")
+        # one listing per output folder instead of a stat per output: 100,000 stats on a network share take minutes
+        present = {os.path.join(folder, name) for folder in {options.output, options.alpha_dir} - {None} for name in os.listdir(folder)}
+        pending = [p for p in photos if not manifest.is_done(p.name, options.outputs_for(p), exists=lambda q: str(q) in present)]
+        if len(pending) < len(photos):
+            print(f"{len(photos) - len(pending)} of {len(photos)} photos already done ({manifest.path}); "
+                  f"matting the other {len(pending)}", file=sys.stderr)
+        failures: dict[str, str] = {}
+        if pending:
+            # writes that a killed batch left half done; no one else writes into the folder now (the manifest is locked)
+            for folder in {options.output, options.alpha_dir} - {None}:
+                remove_temporaries(folder)
+            work = [(p.absolute(), manifest.attempts(p.name) + 1) for p in pending]
+            run_info = {"source": str(args.input_dir.absolute()), "photos": len(photos), "pending": len(pending)}
+            if args.cluster:
+                failures = _batch_on_cluster(args, options, manifest, work, run_info, before_photo)
+            else:
+                session = _session(args)
+                model = _load_batch_model(session, args.engine)
+                manifest.begin_run(**run_info, model=model, cluster=None, workers=1)
+                records = _local_records(session, model, work, replace(options, stale_after=manifest.started), before_photo)
+                failures = _record_batch(manifest, records, len(work))
     done = len(photos) - len(failures)
     print(f"{done} of {len(photos)} photos matted into {args.output}")
     if failures:
         print(f"{len(failures)} failed:", file=sys.stderr)
-        for name, why in failures:
+        for name, why in failures.items():
             print(f"  {name}: {why}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 
 
-def _find_by_stem(folder: Path, stem: str) -> Path | None:
-    for suffix in (".png", ".PNG", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg", ".webp"):
-        p = folder / f"{stem}{suffix}"
-        if p.is_file():
-            return p
-    return None
+def _add_cluster_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("cluster (needs Ray: pip install 'matteapp[cluster]')")
+    g.add_argument("--cluster", type=_cluster_address, metavar="ray|auto|ray://HOST:PORT",
+                   help="run on Ray: 'ray' joins the cluster in RAY_ADDRESS or the one started on this machine, else "
+                   "starts a local one; 'auto' joins an existing cluster only; ray://HOST:PORT uses Ray Client")
+    g.add_argument("--workers", type=_positive(int), metavar="N", help="actors, each with its own copy of the model (default: as many as fit)")
+    g.add_argument("--gpus-per-worker", type=_positive(float, zero=True), metavar="G",
+                   help="GPUs per actor, fractions share a GPU (default: 1 when the cluster has GPUs, else 0)")
+    g.add_argument("--cpus-per-worker", type=_positive(float), metavar="C", help="CPU cores per actor, also its torch threads (default: up to 4)")
+    g.add_argument("--max-attempts", type=_positive(int), metavar="N",
+                   help="tries per photo when the worker matting it dies (default: 3); a bad photo is not retried")
+
+
+def _cluster_address(text: str) -> str:
+    import re
+
+    if text in ("ray", "auto") or text.startswith("ray://") or re.fullmatch(r"[\w.-]+:\d+", text):
+        return text
+    raise argparse.ArgumentTypeError(f"expected ray, auto, ray://HOST:PORT or HOST:PORT, got {text!r}")
+
+
+def _positive(kind, zero: bool = False):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or value < 0 or (value == 0 and not zero):
+            raise argparse.ArgumentTypeError(f"expected a {'non-negative' if zero else 'positive'} number, got {text!r}")
+        return value
+
+    return parse
+
+
+def _load_batch_model(session, engine: str) -> str:
+    """Load the model once, before the first photo: a bad --model is one error (exit 2), not one per photo."""
+    from matteapp.batch.pipeline import model_label
+
+    try:
+        return model_label(session, engine)
+    except (FileNotFoundError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+
+
+def _local_records(session, model: str, work, options, before_photo):
+    from matteapp.base import Cancelled
+    from matteapp.batch.pipeline import process_photo, worker_name
+
+    name = worker_name()
+    for path, attempt in work:
+        if before_photo is not None:
+            before_photo(path)
+        bar, update = _progress_bar(path.name)
+        try:
+            yield process_photo(session, path, options, attempt, model=model, worker=name, progress=update)
+        except Cancelled:
+            raise CliError("interrupted", EXIT_INTERRUPTED) from None
+        finally:
+            bar.close()
+
+
+def _batch_on_cluster(args, options, manifest, work, run_info: dict, before_photo) -> dict[str, str]:
+    from dataclasses import replace
+
+    from matteapp.batch.cluster import DEFAULT_MAX_ATTEMPTS, ClusterError, PoolSpec, connected, plan_pool, run_on_cluster
+
+    # the driver resolves the model as the local batch does; the workers get the path, absolute
+    model = _session(args).model_source
+    if model and Path(model).exists():
+        model = str(Path(model).absolute())
+    spec = PoolSpec(
+        workers=args.workers,
+        cpus_per_worker=args.cpus_per_worker,
+        gpus_per_worker=args.gpus_per_worker,
+        model=model,
+        device=args.device,
+        precision=args.precision,
+        max_attempts=args.max_attempts or DEFAULT_MAX_ATTEMPTS,
+    )
+    try:
+        with connected(args.cluster) as ray:
+            pool = plan_pool(spec, ray.cluster_resources())
+            print(f"cluster: {pool.describe()}", file=sys.stderr)
+            label = "closed-form" if args.engine == "closed-form" else model
+            manifest.begin_run(**run_info, model=label, cluster=args.cluster, workers=pool.workers)
+            records = run_on_cluster(ray, work, replace(options, stale_after=manifest.started), spec, pool,
+                                     before_photo=before_photo, notify=_batch_note)
+            return _record_batch(manifest, records, len(work))
+    except ClusterError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _batch_note(message: str) -> None:
+    from tqdm import tqdm
+
+    tqdm.write(f"note: {message}", file=sys.stderr)
+
+
+def _record_batch(manifest, records, total: int) -> dict[str, str]:
+    """Append each record to the manifest as it comes; a bar shows done, failed, rate and time left.
+    Returns the photos that failed for good, with why."""
+    from contextlib import closing
+
+    from tqdm import tqdm
+
+    failures: dict[str, str] = {}
+    # closing the records on the way out (Ctrl-C included) stops the cluster's actors at once
+    with closing(records), tqdm(total=total, desc="batch", unit="photo", file=sys.stderr, dynamic_ncols=True) as bar:
+        for record in records:
+            manifest.append(record)
+            if record.get("retrying"):
+                bar.write(f"note: {record['photo']}: {record['error']}; trying again", file=sys.stderr)
+                continue
+            if record["error"] is None:
+                failures.pop(record["photo"], None)
+            else:
+                failures[record["photo"]] = record["error"]
+            bar.update(1)
+            bar.set_postfix(failed=len(failures), refresh=False)
+    return failures
 
 
 def cmd_eval(args) -> int:

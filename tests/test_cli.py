@@ -104,7 +104,7 @@ def test_batch_continues_past_bad_files(tmp_path, photo, small_model, capsys):
     shutil.copy(src, inp / "d.png")  # no trimap
     code = run(["batch", str(inp), "--trimaps", str(tris), "-o", str(out), "--model", str(small_model), "--device", "cpu"])
     assert code == EXIT_FAILED
-    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", "manifest.jsonl"]  # the manifest makes a rerun resume
     err = capsys.readouterr().err
     assert "c.jpg" in err and "d.png" in err and "2 failed" in err
 

@@ -22,6 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("matteapp.engine",),
     ("matteapp.io",),  # export: writes results, uses the engine's colour decontamination
     ("matteapp.document",),
+    ("matteapp.batch",),  # folders of photos: the per-photo pipeline, its manifest, the optional Ray pool
     ("matteapp.training",),
     ("matteapp.gui",),
     ("matteapp.cli", "matteapp.__main__", "matteapp"),  # entry points: the commands and the window
