@@ -1,12 +1,13 @@
 # `make run` launches the application, `make test` runs the test suite, `make bench` prints the quick
-# benchmarks' figures (a few minutes on a 2-core CPU; run it on an otherwise idle machine).
+# benchmarks' figures (a few minutes on a 2-core CPU; run it on an otherwise idle machine), `make bundle`
+# builds and checks the one-folder PyInstaller bundle (packaging/README.md; its own venv, not .venv).
 # Each creates .venv and installs the project into it on first use (and again when pyproject.toml changes).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test bench bundle clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,5 +34,9 @@ bench: $(STAMP)
 		$(PY) tests/benchmarks/bench_precision.py --reduced-routers; \
 	else echo "bench_precision.py skipped: $(SHARED)/reference and $(SHARED)/data are absent"; fi
 
+# BUNDLE_ARGS=--cpu: CPU-only torch (a fraction of the size)
+bundle:
+	packaging/build.sh $(BUNDLE_ARGS)
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

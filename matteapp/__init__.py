@@ -17,10 +17,19 @@ __version__ = "0.1.0"
 import sys as _sys
 
 from matteapp.io import images as _images
-from matteapp.model.predictor import Cancelled, MattePredictor, MatteResult, ProgressEvent, load_model, resolve_default_model
 
 # Where the README of 0.1 told readers to find it (``matteapp.imageio.MAX_IMAGE_PIXELS``): the same
 # module object, so setting the limit there still takes effect.
 _sys.modules.setdefault(__name__ + ".imageio", _images)
 
 __all__ = ["Cancelled", "MattePredictor", "MatteResult", "ProgressEvent", "load_model", "resolve_default_model"]
+
+
+def __getattr__(name: str):
+    # The inference API is imported on first use: it brings torch, which takes seconds that
+    # `matteapp --version`, `--help` and a mistyped option should not wait for.
+    if name in __all__:
+        from matteapp.model import predictor
+
+        return getattr(predictor, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

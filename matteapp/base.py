@@ -7,12 +7,18 @@ imports none of them (``tests/test_layers.py`` checks both).
 
 from __future__ import annotations
 
+import atexit
 import errno
 import os
 import secrets
 from collections.abc import Callable
-from contextlib import suppress
+from contextlib import ExitStack, suppress
+from importlib import resources as _resources
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 
 class Cancelled(Exception):
@@ -91,3 +97,41 @@ def write_atomic(path: os.PathLike | str, write: Callable[[Path], None], force: 
             os.unlink(temporary)
         raise
     return path
+
+
+# ------------------------------------------------------------------------------------------ package data
+
+
+def resource(*parts: str) -> Traversable:
+    """The file or folder ``matteapp/resources/<parts>`` shipped inside the package (the bundled model,
+    its catalog, the sample photos, the icons).
+
+    Looked up through :mod:`importlib.resources` rather than relative to the source tree, so that an
+    installed wheel, a pipx venv and a frozen bundle find the same files as a checkout.  The result is a
+    :class:`~pathlib.Path` whenever the package lies on the file system; pass it to :func:`real_path`
+    where a file name is needed.
+    """
+    item = _resources.files("matteapp") / "resources"
+    for part in parts:
+        item = item / part
+    return item
+
+
+_extracted = ExitStack()
+_extracted_paths: dict[str, Path] = {}
+atexit.register(_extracted.close)
+
+
+def real_path(item: Traversable) -> Path:
+    """A file-system path for the package file ``item`` (see :func:`resource`).
+
+    A package imported from a zip file has no such path: the file is then copied out once and the copy
+    lives until the process exits, because callers keep the path (a model source, a recent file).
+    """
+    if isinstance(item, Path):
+        return item
+    key = str(item)
+    if key not in _extracted_paths:
+        _extracted_paths[key] = _extracted.enter_context(_resources.as_file(item))
+    return _extracted_paths[key]
+

@@ -69,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
         "Without a command, opens the desktop application.",
         epilog="exit codes: 0 ok, 1 failed, 2 bad input, 3 output exists (use --force), 130 interrupted",
     )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="load the default model, matte the bundled sample photo at preview size and check the alpha; "
+        "prints one line, exit code 0 if it passed (for checking an installation or a bundle)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     m = sub.add_parser(
@@ -151,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         "models",
         help="list, download, install and remove models; describe or convert a checkpoint",
         formatter_class=fmt,
-        description="Official models come from the catalog (resources/models/catalog.json, or the file named by\n"
+        description="Official models come from the catalog (matteapp/resources/models/catalog.json, or the file named by\n"
         "MATTEAPP_MODEL_CATALOG) and are kept in the models folder (MATTEAPP_MODELS_DIR overrides it).",
         epilog="examples:\n"
         "  matteapp models\n"
@@ -830,6 +837,12 @@ def _models_default(args) -> int:
 
 def launch_gui(argv: list[str]) -> int:
     try:
+        from matteapp.gui.arguments import parse_window_args
+    except ModuleNotFoundError:
+        pass
+    else:
+        parse_window_args(argv)  # a typo is refused (usage, exit 2) before Qt and torch take seconds to load
+    try:
         from matteapp.gui.app import main as gui_main
     except ModuleNotFoundError as exc:
         if not (exc.name or "").startswith("matteapp.gui"):
@@ -844,12 +857,24 @@ COMMANDS = {"matte": cmd_matte, "batch": cmd_batch, "eval": cmd_eval, "models": 
 
 
 def run(argv: list[str]) -> int:
-    parser = build_parser()
+    if argv == ["--version"]:
+        # before build_parser, which imports the training commands and so torch: seconds for one line
+        from matteapp import __version__
+
+        print(f"matteapp {__version__}")
+        return EXIT_OK
     # Anything that is not a subcommand or the CLI's own help goes to the desktop app, including its
     # options (`matteapp --model X photo.jpg`).
-    if not argv or (argv[0] not in COMMANDS and argv[0] != "train" and argv[0] not in ("-h", "--help")):
+    if not argv or (argv[0] not in COMMANDS and argv[0] != "train" and argv[0] not in ("-h", "--help", "--version", "--self-test")):
         return launch_gui(argv)
+    parser = build_parser()
     args = parser.parse_args(argv)
+    if args.version:
+        parser.error("--version takes no other arguments")
+    if args.self_test:
+        from matteapp.selftest import main as self_test
+
+        return self_test()
     handler = COMMANDS.get(args.command) or getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

@@ -133,7 +133,7 @@ def test_load_model_sources(tmp_path):
 
 
 def test_load_model_without_a_source_uses_the_bundled_folder(tmp_path, monkeypatch):
-    # Both branches run whatever resources/models holds: the folder is redirected.
+    # Both branches run whatever matteapp/resources/models holds: the folder is redirected.
     empty = tmp_path / "empty"
     monkeypatch.setattr(predictor_module, "BUNDLED_MODEL_DIR", empty)
     assert bundled_model_path() is None
@@ -185,7 +185,7 @@ def test_core_imports_without_qt():
 def test_bundled_model_mattes_a_real_photo_and_routes_a_sensible_fraction():
     path = bundled_model_path()
     if path is None:
-        pytest.skip("no bundled model in resources/models")
+        pytest.skip("no bundled model in matteapp/resources/models")
     require(DEV_DATA)
     from matteapp.engine.metrics import sad
     from matteapp.engine.trimap import load_trimap
@@ -200,6 +200,6 @@ def test_bundled_model_mattes_a_real_photo_and_routes_a_sensible_fraction():
     assert len(result.routing) == 4
     # trained toward 25 %: on real photos the hard routers keep some tokens, never all or none
     assert 0.02 < result.routed_fraction < 0.5
-    # far better than the trivial matte (unknown = 0.5); model-card figures are in resources/models/README.md
+    # far better than the trivial matte (unknown = 0.5); model-card figures are in matteapp/resources/models/README.md
     trivial = np.where(trimap == 255, 1.0, np.where(trimap == 0, 0.0, 0.5)).astype(np.float32)
     assert sad(result.alpha, gt, trimap) < 0.7 * sad(trivial, gt, trimap)

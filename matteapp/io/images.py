@@ -20,6 +20,8 @@ import cv2
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from matteapp.base import real_path, resource
+
 MAX_IMAGE_PIXELS = 200_000_000
 """Largest image, in pixels (width × height), that :func:`load_image` accepts.
 
@@ -30,6 +32,10 @@ decoded.  Pillow's own guard is set to the same value at import.
 """
 
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+
+SAMPLE_PHOTO = real_path(resource("samples", "astronaut.png"))
+"""The bundled public-domain sample photo (package data, like the bundled model): what the window's
+Open Sample Photo and ``matteapp --self-test`` open."""
 
 SUPPORTED_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP", "BMP")
 """Pillow format names accepted by :func:`load_image` (JPEGs with an MPF index open as "MPO")."""

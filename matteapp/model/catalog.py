@@ -1,4 +1,4 @@
-"""The catalog of official models (data in ``resources/models/catalog.json``) and the per-user files
+"""The catalog of official models (data in ``matteapp/resources/models/catalog.json``) and the per-user files
 around it: the models folder, the settings file that can pin a model, and the state file that
 remembers licence confirmations and the SHA-256 of each verified download.
 
@@ -23,10 +23,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from matteapp.base import write_atomic
+from matteapp.base import real_path, resource, write_atomic
 from matteapp.io.recent import config_dir
 
-BUILTIN_CATALOG = Path(__file__).resolve().parents[2] / "resources" / "models" / "catalog.json"
+BUILTIN_CATALOG = real_path(resource("models", "catalog.json"))
 CATALOG_FORMAT = 1
 DEFAULT_HF_ENDPOINT = "https://huggingface.co"
 # Suffixes an installed model may carry, in the order a lookup prefers them (safetensors cannot

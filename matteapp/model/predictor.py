@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from matteapp.base import Cancelled
+from matteapp.base import Cancelled, real_path, resource
 from matteapp.model import MattingNetwork, build_model, preset_names
 
 DEFAULT_DECODER_TILE = 512
-BUNDLED_MODEL_DIR = Path(__file__).resolve().parents[2] / "resources" / "models"
+BUNDLED_MODEL_DIR = resource("models")  # matteapp/resources/models, package data (see matteapp.base.resource)
 
 
 @dataclass
@@ -328,11 +328,12 @@ class MattePredictor:
 
 
 def bundled_model_path() -> Path | None:
-    """The default model shipped in resources/models (None until one is bundled)."""
+    """The default model shipped in matteapp/resources/models (None until one is bundled)."""
     if not BUNDLED_MODEL_DIR.is_dir():
         return None
-    files = sorted(BUNDLED_MODEL_DIR.glob("*.safetensors"))
-    return files[0] if files else None
+    # iterdir, not glob: the folder is an importlib.resources Traversable, which has no glob
+    names = sorted(item.name for item in BUNDLED_MODEL_DIR.iterdir() if item.name.endswith(".safetensors") and item.is_file())
+    return real_path(BUNDLED_MODEL_DIR / names[0]) if names else None
 
 
 def resolve_default_model():

@@ -1,8 +1,8 @@
 """Scores of the bundled MEMatte, its ViTMatte teacher and closed-form matting — the model card's table.
 
-    python tests/benchmarks/eval_models.py --student resources/models/mematte-d192.safetensors \\
+    python tests/benchmarks/eval_models.py --student matteapp/resources/models/mematte-d192.safetensors \\
         --teacher runs/teacher-d192/last.pt [--synthetic 50] [--skip-closed-form]
-    python tests/benchmarks/eval_models.py --student resources/models/mematte-d192.safetensors \\
+    python tests/benchmarks/eval_models.py --student matteapp/resources/models/mematte-d192.safetensors \\
         --photos GT06-GT10 --dilate 0 50 100 --synthetic 0      # issue 9's validation
 
 ``--photos`` picks dev photos (GT06–GT10 are the validation photos: never train on them); ``--dilate R``

@@ -32,12 +32,9 @@ from matteapp.gui.widgets.empty_state import EmptyState
 from matteapp.gui.window.common import STATUS_MS, Menus, Messages, make_action
 from matteapp.gui.window.tasks import TaskRunner
 from matteapp.io.export import OutputExistsError
-from matteapp.io.images import LoadedImage, load_image
+from matteapp.io.images import SAMPLE_PHOTO, LoadedImage, load_image
 
 log = logging.getLogger(__name__)
-
-SAMPLE_PHOTO = Path(__file__).resolve().parents[3] / "resources" / "samples" / "astronaut.png"
-"""The bundled public-domain sample photo (located like :data:`matteapp.model.predictor.BUNDLED_MODEL_DIR`)."""
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp")
 _PHOTO_GLOBS = " ".join(f"*{s}" for s in PHOTO_SUFFIXES)

@@ -97,7 +97,7 @@ class HelpPart(QObject):
             f"<b>matteapp {__version__}</b><br><br>Image matting for large photos with MEMatte, a "
             "memory-efficient, token-routed matting transformer. The routing view shows which parts of the "
             "photo the model sent to global attention, live.<br><br>Sample photo: public domain (see "
-            "resources/samples/CREDITS.md).",
+            "matteapp/resources/samples/CREDITS.md).",
         )
 
 
