@@ -102,3 +102,74 @@ def test_trimap_with_one_known_kind_mattes_to_that_kind(known, expected):
     assert alpha.dtype == np.float32
     assert np.all(alpha[10:30, 10:40] == expected)
     assert np.all(alpha[trimap == 255] == 1.0) and np.all(alpha[trimap == 0] == 0.0)
+
+
+def test_matches_pymatting_closed_form_on_a_dev_photo():
+    # the same method taken apart (tiled Laplacian, IC(0)-preconditioned CG): the same alpha up to the
+    # solver's tolerance
+    from pymatting import estimate_alpha_cf
+
+    image, trimap, _ = load("GT05.png", "trimap1")
+    size = (image.shape[1] // 2, image.shape[0] // 2)
+    image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    trimap = cv2.resize(trimap, size, interpolation=cv2.INTER_NEAREST)
+    ours = closed_form_alpha(image, trimap)
+    clean = np.where(trimap == 255, 1.0, np.where(trimap == 0, 0.0, 0.5))
+    theirs = np.clip(estimate_alpha_cf(image.astype(np.float64) / 255.0, clean), 0, 1)
+    assert np.abs(ours - theirs).max() < 5e-3
+
+
+def test_progress_goes_from_the_laplacian_through_the_solver_to_done():
+    image, trimap, _ = load("GT02.png", "trimap1")
+    size = (image.shape[1] // 2, image.shape[0] // 2)
+    image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    trimap = cv2.resize(trimap, size, interpolation=cv2.INTER_NEAREST)
+    events = []
+    closed_form_alpha(image, trimap, progress=lambda fraction, message: events.append((fraction, message)))
+    fractions = [f for f, _ in events]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    phases = [m.split(",")[0] for _, m in events]
+    assert phases.index("closed-form: matting Laplacian") < phases.index("closed-form: preconditioner") < phases.index("closed-form: solving")
+    solving = [f for f, m in events if "iteration" in m]
+    assert len(solving) > 10 and 0 < solving[0] < solving[-1] <= 1  # it moves with the iterations
+
+
+@pytest.mark.parametrize("phase", ["matting Laplacian", "preconditioner", "solving"])
+def test_a_cancel_stops_at_the_next_check_in_every_phase(phase):
+    image, trimap, _ = load("GT02.png", "trimap1")
+    requested = []
+    checks_after = []
+    reports_after = []
+
+    def progress(fraction, message):
+        if requested:
+            reports_after.append(message)
+        elif phase in message:
+            requested.append(message)  # the user presses Cancel while this phase runs
+
+    def cancel():
+        if requested:
+            checks_after.append(True)
+        return bool(requested)
+
+    with pytest.raises(Cancelled):
+        closed_form_alpha(image, trimap, cancel=cancel, progress=progress)
+    # every step between checks is a Laplacian tile, a chunk of the factorization or one solver
+    # iteration: the first check after the request stops the run, and nothing is reported after it
+    assert requested and checks_after == [True] and reports_after == []
+
+
+def test_the_session_reports_closed_form_progress_and_cancels():
+    from matteapp.engine.session import MattingSession
+
+    image, trimap, _ = load("GT01.png", "trimap1")
+    size = (image.shape[1] // 2, image.shape[0] // 2)
+    image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    trimap = cv2.resize(trimap, size, interpolation=cv2.INTER_NEAREST)
+    events = []
+    MattingSession().run(image, trimap, engine="closed-form", progress=events.append)
+    inner = [e.fraction for e in events if e.stage == "closed-form"]
+    assert any(0 < f < 1 for f in inner) and events[-1].stage == "done"
+    seen = []
+    with pytest.raises(Cancelled):
+        MattingSession().run(image, trimap, engine="closed-form", progress=seen.append, cancel=lambda: any("solving" in e.message for e in seen))

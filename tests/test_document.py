@@ -509,6 +509,39 @@ def test_progressive_results_then_final(doc):
     assert doc.alpha is None and doc.previous_alpha is None and doc.full_alpha() is None
 
 
+def test_a_run_keeps_the_last_matte_on_screen_until_its_tiles_replace_it(doc):
+    preview = np.linspace(0, 1, 60 * 80, dtype=np.float32).reshape(60, 80)
+    doc.set_result(SessionResult(preview, (60, 80), (120, 160), True, "mematte"))
+    rec = Recorder(doc)
+    doc.begin_results((120, 160), None, is_preview=False, keep_alpha=True)
+    assert rec.events == [("results", None)] and doc.result is None
+    # the preview, scaled up to the full run's size, in an array of its own (the preview stays as it was)
+    assert doc.alpha.shape == (120, 160) and doc.alpha is not preview and doc.previous_alpha is preview
+    np.testing.assert_allclose(doc.alpha, doc.full_previous_alpha(), atol=1e-6)
+    kept = doc.alpha.copy()
+    doc.set_alpha_tile(0, 0, np.ones((64, 64), np.float32))
+    assert np.all(doc.alpha[:64, :64] == 1.0) and np.array_equal(doc.alpha[64:], kept[64:])
+    assert preview.min() == 0.0  # untouched
+    # without keep_alpha (or with nothing to keep) the run starts blank, as before
+    doc.begin_results((120, 160), None, is_preview=False)
+    assert doc.alpha is None
+    doc.begin_results((60, 80), None, is_preview=True, keep_alpha=True)
+    assert doc.alpha is None
+
+
+def test_patch_alpha_replaces_a_rectangle_of_the_result_in_place(doc):
+    with pytest.raises(RuntimeError):
+        doc.patch_alpha(0, 0, np.zeros((4, 4), np.float32))
+    alpha = np.zeros((120, 160), np.float32)
+    doc.set_result(SessionResult(alpha, (120, 160), (120, 160), False, "mematte"))
+    rec = Recorder(doc)
+    doc.patch_alpha(10, 20, np.full((5, 6), 0.5, np.float32))
+    assert rec.events == [("alpha_tile", (10, 20, 6, 5))]
+    assert doc.alpha is alpha and alpha[20:25, 10:16].min() == 0.5 and alpha.sum() == pytest.approx(15.0)
+    with pytest.raises(ValueError):
+        doc.patch_alpha(158, 0, np.zeros((4, 4), np.float32))
+
+
 def test_alpha_tiles_need_a_run(doc):
     with pytest.raises(RuntimeError):
         doc.set_alpha_tile(0, 0, np.zeros((4, 4), np.float32))

@@ -277,6 +277,11 @@ def test_heatmap_over_the_photo_is_cropped_and_blended(maps):
         routing_heatmap(maps, np.zeros((100, 70, 3), np.uint8))  # 3 token rows cannot cover 100 px
 
 
+def over_gray(level, opacity=0.6):
+    """A legend colour over the photo: the heatmap's colour blended like the picture, over mid-gray."""
+    return np.rint(viridis(level) * opacity + 128 * (1 - opacity)).astype(np.uint8)
+
+
 def test_legend_is_a_strip_below_the_picture(maps):
     photo = np.full((40, 70, 3), 90, np.uint8)
     plain = routing_heatmap(maps, photo, legend=False)
@@ -285,10 +290,24 @@ def test_legend_is_a_strip_below_the_picture(maps):
     assert with_legend.shape[0] > h
     assert np.array_equal(with_legend[:h, :w], plain)  # the picture is not covered
     strip = with_legend[h:]
-    assert (np.all(strip == viridis(0), axis=-1)).any() and (np.all(strip == viridis(255), axis=-1)).any()
+    # over the photo the legend's colours are blended as the picture's are, so they do not promise
+    # the pure colours that appear nowhere in the picture
+    assert (np.all(strip == over_gray(0), axis=-1)).any() and (np.all(strip == over_gray(255), axis=-1)).any()
+    assert not (np.all(strip == viridis(255), axis=-1)).any()
     assert (strip.max(axis=-1) < 60).sum() > 50  # dark text on the white strip
     block = routing_heatmap(maps, photo, block=2)
-    assert block.shape[0] > h and (np.all(block[h:] == viridis(255), axis=-1)).any()
+    assert block.shape[0] > h and (np.all(block[h:] == over_gray(255), axis=-1)).any()
+
+
+def test_heatmap_alone_at_the_photo_size_has_the_legend_colours(maps):
+    alone = routing_heatmap(maps, size=(40, 70))
+    h, w = 40, 70
+    picture, strip = alone[:h, :w], alone[h:]
+    assert np.array_equal(picture, routing_heatmap(maps, legend=False)[:40, :70])  # cropped, not blended
+    for level in (0, 255):  # the picture's colours are the legend's own
+        assert (np.all(picture == viridis(level), axis=-1)).any() and (np.all(strip == viridis(level), axis=-1)).any()
+    with pytest.raises(ValueError):
+        routing_heatmap(maps, size=(100, 70))
 
 
 def test_legend_scales_with_the_picture():

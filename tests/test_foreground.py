@@ -154,6 +154,15 @@ def test_cancel_and_input_checks():
     assert np.array_equal(estimate_foreground(image, no_soft), image)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_progress_counts_every_tile_once_and_in_order(threads):
+    image, alpha, _ = circle_scene(600, 900, soft=20)
+    reports = []
+    estimate_foreground(image, alpha, tile=64, margin=16, threads=threads, progress=lambda done, total: reports.append((done, total)))
+    total = len(soft_tiles(alpha, 64))
+    assert reports == [(k, total) for k in range(1, total + 1)]
+
+
 @pytest.mark.slow
 def test_24_megapixel_photo_with_a_soft_edge(monkeypatch):
     # The time it takes is in tests/benchmarks/bench_export.py; here, that only the band's tiles are

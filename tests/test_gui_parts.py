@@ -251,8 +251,13 @@ def test_view_part_follows_the_document_and_keeps_compare_off_while_a_run_is_und
 
     doc = MatteDocument(load_image(photo))
     views.set_document(doc)
-    assert canvas.view_mode == "trimap" and views.view_actions["trimap"].isChecked() and views.view_actions["cutout"].isEnabled()
+    # a new photo shows the photo, not a trimap that is flat Background everywhere
+    assert canvas.view_mode == "photo" and views.view_actions["photo"].isChecked() and views.view_actions["cutout"].isEnabled()
     assert labels[2].text().startswith("Undo")
+    hinted = MatteDocument(load_image(photo), trimap=np.where(np.arange(W) < W // 2, 255, 128).astype(np.uint8)[None].repeat(H, 0))
+    views.set_document(hinted)
+    assert canvas.view_mode == "trimap" and views.view_actions["trimap"].isChecked()
+    views.set_document(doc)
 
     doc.set_result(result(1.0))
     assert not views.action_compare.isEnabled()  # nothing to compare with yet

@@ -280,12 +280,13 @@ def test_routing_table_from_live_maps_then_savings(qtbot):
         panel.set_block_live(4, keep)
 
     result, heads = _session_result()
-    rows = global_attention_savings(result, heads)
+    rows = global_attention_savings(result, heads, embed_dim=96)
     panel.set_savings(rows)
     assert panel.cell_text("tokens", 1) == "150" and panel.cell_text("share", 1) == "25.0%"
     assert panel.cell_text("time", 1) == "1.25 s" and panel.cell_text("time", 0) == "250 ms"
     assert panel.cell_text("memory_full", 0) == format_megabytes(heads * 600 * 600 * 4 / 2**20)
-    assert panel.cell_text("memory_routed", 1) == format_megabytes(heads * 150 * 150 * 4 / 2**20)
+    # what the run held (q, k, v and output of the 150 routed tokens, fp32), not a k×k matrix
+    assert panel.cell_text("memory_attention", 1) == format_megabytes(4 * 150 * 96 * 4 / 2**20)
     assert panel.cell_text("compute", 1) == "6.2%"  # (150/600)² = 6.25 %
     assert panel.cell_text("compute", 2) == "0.0%" and panel.cell_text("compute", 3) == "100.0%"
     expected = (60**2 + 150**2 + 600**2) / (4 * 600**2)
@@ -563,6 +564,19 @@ def test_run_export_writes_16_bit_alpha_and_every_output(tmp_path, tiny):
         assert im.width >= 56 and im.height > 40  # the heatmap and its legend strip
     fractions = [e.fraction for e in events]
     assert fractions == sorted(fractions) and events[-1].stage == "done"
+    # decontamination reports each tile it finishes, so the bar moves during it rather than after
+    tiles = [e.message for e in events if e.message.startswith("colour decontamination, tile")]
+    assert tiles and tiles[-1].endswith(f"tile {len(tiles)} of {len(tiles)}")
+
+
+def test_run_export_writes_the_heatmap_alone_or_over_the_photo(tmp_path, tiny):
+    rgb, alpha, trimap, routing = tiny
+    alone, over = tmp_path / "alone.png", tmp_path / "over.png"
+    run_export(ExportPlan(routing=alone), rgb, alpha, trimap, routing, None, None)
+    run_export(ExportPlan(routing=over, routing_over_photo=True), rgb, alpha, trimap, routing, None, None)
+    heat_alone, heat_over = (np.asarray(Image.open(p).convert("RGB")) for p in (alone, over))
+    np.testing.assert_array_equal(heat_alone[:40, :56], export.routing_heatmap(routing, size=(40, 56), legend=False))
+    np.testing.assert_array_equal(heat_over[:40, :56], export.routing_heatmap(routing, rgb, legend=False))
 
 
 def test_run_export_never_replaces_silently(tmp_path, tiny):

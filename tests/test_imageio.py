@@ -470,8 +470,7 @@ def make_broken(tmp_path, kind: str):
 
 
 BROKEN = [
-    "missing", "directory", "empty", "text", "random", "truncated_png", "truncated_jpeg", "truncated_png16",
-    "corrupt_png", "zero_size", "huge_header",
+    "missing", "directory", "empty", "text", "random", "truncated_png16", "corrupt_png", "zero_size", "huge_header",
 ]  # fmt: skip
 
 
@@ -493,12 +492,35 @@ def test_messages_say_what_is_wrong(tmp_path):
         "directory": "folder",
         "empty": "empty",
         "text": "not a JPEG, PNG, TIFF, WebP or BMP image",
-        "truncated_jpeg": "truncated",
+        "truncated_png16": "truncated",
         "huge_header": "900 megapixels, more than the limit of 200 megapixels",
     }
     for kind, words in expectations.items():
         with pytest.raises(ImageLoadError, match=words):
             load_image(make_broken(tmp_path, kind))
+
+
+@pytest.mark.parametrize("kind", ["truncated_jpeg", "truncated_png"])
+def test_a_file_cut_short_opens_as_far_as_it_goes_with_a_warning_in_plain_words(tmp_path, kind):
+    # Photoshop and GIMP open what is there; so does matteapp, and says what happened without Pillow's words
+    path = make_broken(tmp_path, kind)  # 400×300 noise, cut after half its bytes
+    loaded = load_image(path)
+    assert loaded.rgb.shape == (300, 400, 3)
+    (warning,) = loaded.warnings
+    assert path.name in warning and "incomplete" in warning and "cut short" in warning
+    assert "bytes not processed" not in warning and "Truncated File Read" not in warning
+    assert np.ptp(loaded.rgb[:20]) > 100  # the top decodes (noise) ...
+    assert np.ptp(loaded.rgb[-20:]) == 0  # ... what is missing at the bottom is flat
+    # the switch Pillow offers for this is process-wide: it must be off again after the load
+    from PIL import ImageFile
+
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
+def test_a_complete_file_has_no_warnings(tmp_path):
+    path = tmp_path / "whole.png"
+    Image.fromarray(NOISE).save(path)
+    assert load_image(path).warnings == []
 
 
 def test_pixel_limit_is_enforced_by_our_own_check(tmp_path, monkeypatch):

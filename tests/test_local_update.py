@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from matteapp.engine.local import feather_weights, local_window, rematte_region
+from matteapp.engine.local import feather_weights, local_window, rematte_region, rematte_region_closed_form
 from matteapp.model import MattingConfig, build_model
 from matteapp.model.predictor import MattePredictor
 
@@ -75,3 +75,25 @@ def test_mismatched_sizes_are_refused(model, scene):
     image, trimap = scene
     with pytest.raises(ValueError, match="one size"):
         rematte_region(model, image, trimap, np.zeros((10, 10), np.float32), (0, 5, 0, 5))
+
+
+def test_closed_form_results_are_refined_with_closed_form():
+    # a Refine Edge stroke on a closed-form matte must not patch in another engine's alpha
+    from matteapp.engine.closed_form import closed_form_alpha
+
+    rng = np.random.default_rng(2)
+    h, w = 120, 160
+    yy, xx = np.mgrid[0:h, 0:w]
+    truth = np.clip((xx - 70) / 20.0, 0, 1).astype(np.float32)  # a soft vertical edge
+    image = np.clip(truth[..., None] * [220, 80, 40] + (1 - truth[..., None]) * [30, 90, 200] + rng.normal(0, 3, (h, w, 3)), 0, 255).astype(np.uint8)
+    trimap = np.where(truth <= 0, 0, np.where(truth >= 1, 255, 128)).astype(np.uint8)
+    trimap[:, 60:100] = 128
+    full = closed_form_alpha(image, trimap)
+    stale = full.copy()
+    stale[40:80, 60:100] = 0.0  # what the region looked like before the edit
+    update = rematte_region_closed_form(image, trimap, stale, (40, 80, 60, 100))
+    y0, y1, x0, x1 = update.window
+    assert (y0, y1, x0, x1) == (8, 112, 28, 132)  # the region and 32 px of context
+    patched = update.apply(stale)
+    assert np.abs(patched[40:80, 60:100] - full[40:80, 60:100]).mean() < 0.02  # close to a whole-photo solve
+    assert np.array_equal(patched[:8], stale[:8]) and np.array_equal(patched[:, :28], stale[:, :28])

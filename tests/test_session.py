@@ -167,6 +167,13 @@ def test_attention_savings_table(session, photo):
         assert r["routed"] == mask.sum() and r["total"] == mask.size
         assert r["flops_ratio"] == pytest.approx(r["fraction"] ** 2)
         assert r["scores_mb_routed"] <= r["scores_mb_full"]
+    # with the width: what the run's global attention held (q, k, v, out of the routed tokens)
+    element = 2 if result.precision in ("bf16", "fp16") else 4
+    for r in global_attention_savings(result, num_heads=3, embed_dim=96):
+        assert r["attention_mb"] == pytest.approx(4 * r["routed"] * 96 * element / 2**20)
+    # and the process's own peak, beside those per-block figures
+    assert result.process_peak_bytes is None or result.process_peak_bytes > 50 * 2**20
+    assert result.peak_scope in ("run", "process")
 
 
 def test_unknown_engine_and_size_mismatch(session, photo):

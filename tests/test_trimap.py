@@ -422,3 +422,99 @@ def test_stats_of_a_uniform_trimap():
 def test_stats_reject_unnormalized_trimaps():
     with pytest.raises(ValueError, match="normalize_trimap"):
         trimap_stats(np.array([[0, 100, 255]], np.uint8))
+
+
+# ------------------------------------------------------------------------------------------ smart radius
+
+
+def hairy_scene(h=240, w=320, seed=0):
+    """A bright disc over a dark background whose right half has strands of the subject's colour reaching
+    out across its edge (hair) while its left half ends in a hard edge.  The strands are thinner than a
+    pixel, as hair is in a photo: each pixel they cross mixes their colour with the background's."""
+    rng = np.random.default_rng(seed)
+    subject, background = np.array((230, 200, 150), np.float32), np.array((40, 60, 90), np.float32)
+    cy, cx, r = h // 2, w // 2, 70
+    coverage = np.zeros((h, w), np.float32)
+    cv2.circle(coverage, (cx, cy), r, 1.0, -1)
+    strands = np.zeros((h, w), np.float32)
+    for _ in range(700):  # strands from inside the disc outwards on the right side
+        angle = rng.uniform(-1.2, 1.2)
+        start = (int(cx + (r - 15) * np.cos(angle)), int(cy + (r - 15) * np.sin(angle)))
+        length = rng.uniform(20, 45)
+        end = (int(start[0] + length * np.cos(angle)), int(start[1] + length * np.sin(angle)))
+        cv2.line(strands, start, end, 0.7, 1, cv2.LINE_AA)
+    coverage = np.maximum(coverage, strands)
+    image = np.clip(coverage[..., None] * subject + (1 - coverage[..., None]) * background + 0.5, 0, 255).astype(np.uint8)
+    mask = np.zeros((h, w), bool)
+    yy, xx = np.mgrid[0:h, 0:w]
+    mask[(yy - cy) ** 2 + (xx - cx) ** 2 <= r * r] = True
+    return image, mask, (cy, cx, r)
+
+
+def test_smart_radius_widens_the_band_over_strands_and_not_along_a_hard_edge():
+    from matteapp.engine.smart_trimap import ZONE, smart_unknown
+
+    image, mask, (cy, cx, r) = hairy_scene()
+    band = 8
+    extra = smart_unknown(image, mask, band)
+    row = extra[cy]
+    right = np.flatnonzero(row[cx:]) + cx  # across the strands
+    left = np.flatnonzero(row[:cx])  # across the hard edge
+    assert right.max() - right.min() > 3 * band  # the strands' zone is unknown, on both sides of the outline
+    assert right.max() > cx + r + 2 * band
+    assert left.max() - left.min() <= band + 2  # the hard edge keeps about the base band
+    assert right.max() - right.min() <= ZONE * band + 2
+
+
+def test_smart_trimap_from_a_rectangle_is_the_default_and_keeps_its_rules(monkeypatch):
+    from matteapp.engine import trimap as trimap_module
+    from matteapp.engine.trimap import trimap_from_grabcut_mask
+
+    from matteapp.engine.smart_trimap import smart_unknown
+
+    # GrabCut on a photo's blurred hair gives a smooth outline, like this disc (on these synthetic,
+    # perfectly sharp strands it outlines every strand, and the base band covers them already)
+    image, mask, (cy, cx, r) = hairy_scene()
+    rect = (cx - r - 60, cy - r - 20, 2 * r + 120, 2 * r + 40)
+
+    wider = smart_unknown(image, mask, 8)
+    wider[:, :3] = True  # outside the rectangle: must stay background
+    smart = trimap_from_grabcut_mask(mask, rect, 8, unknown=wider)
+    plain = trimap_from_grabcut_mask(mask, rect, 8)
+    assert values_of(smart) <= VALUES
+    assert (smart == UNKNOWN).sum() > (plain == UNKNOWN).sum()
+    assert np.all(smart[plain == UNKNOWN] == UNKNOWN)  # the base band stays
+    x, y, w, h = rect
+    outside = np.ones(smart.shape, bool)
+    outside[y : y + h, x : x + w] = False
+    assert np.all(smart[outside] == BACKGROUND)
+    # the rectangle tool's trimap is the smart one unless asked otherwise
+    calls = []
+    monkeypatch.setattr(trimap_module, "smart_unknown", lambda *a: calls.append(a) or np.zeros(a[1].shape, bool))
+    trimap_from_rect(image, rect, band_width=8)
+    trimap_from_rect(image, rect, band_width=8, smart=False)
+    assert len(calls) == 1
+
+
+def test_smart_radius_on_the_dev_photos_makes_hair_unknown_that_the_fixed_band_calls_foreground():
+    # GT04 (troll hair): the smart band must turn soft ground-truth alpha that the fixed band had marked
+    # known into unknown, while a hard-edged toy (GT05) keeps a band close to the fixed one.
+    from matteapp.engine.smart_trimap import smart_unknown
+    from matteapp.engine.trimap import grabcut_mask, trimap_from_grabcut_mask
+
+    def soft_known(name):
+        image = np.asarray(Image.open(require(DEV_DATA / "image" / name)).convert("RGB"))
+        gt = np.asarray(Image.open(require(DEV_DATA / "alpha" / name)).convert("L")) / 255.0
+        ys, xs = np.nonzero(gt > 0.02)
+        rect = (int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1))
+        mask = grabcut_mask(image, rect)
+        band = default_band_width(*gt.shape)
+        fixed = trimap_from_grabcut_mask(mask, rect, band)
+        smart = trimap_from_grabcut_mask(mask, rect, band, unknown=smart_unknown(image, mask, band))
+        soft = (gt > 0.05) & (gt < 0.95)
+        return [int((soft & (t != UNKNOWN)).sum()) for t in (fixed, smart)], [int((t == UNKNOWN).sum()) for t in (fixed, smart)]
+
+    (fixed_missed, smart_missed), _ = soft_known("GT04.png")
+    assert smart_missed < 0.85 * fixed_missed
+    _, (fixed_area, smart_area) = soft_known("GT05.png")
+    assert smart_area < 2 * fixed_area

@@ -43,6 +43,7 @@ class ExportPlan:
     ``alpha_bits``: 8 or 16 for the alpha PNG.  ``decontaminate``: estimate the subject's own colours
     for the cut-out instead of keeping the photo's (which carry the old background into soft edges).
     ``routing_block``: None for the density of all routed blocks, else a 0-based routed-block index.
+    ``routing_over_photo``: blend the heatmap over the photo; else the heatmap alone, at the photo's size.
     ``overwrite``: the user agreed to replace existing files; without it :func:`run_export` refuses.
     """
 
@@ -53,6 +54,7 @@ class ExportPlan:
     alpha_bits: int = 8
     decontaminate: bool = True
     routing_block: int | None = None
+    routing_over_photo: bool = False
     overwrite: bool = False
 
     def __post_init__(self) -> None:
@@ -158,7 +160,11 @@ def run_export(
     foreground = None
     if "cutout" in outputs and plan.decontaminate:
         emit(ProgressEvent("export", 0.0, "colour decontamination"))
-        foreground = estimate_foreground(image, alpha, cancel=cancel)
+
+        def tile_done(finished: int, total: int) -> None:
+            emit(ProgressEvent("export", _DECONTAMINATION_SHARE * finished / total, f"colour decontamination, tile {finished} of {total}"))
+
+        foreground = estimate_foreground(image, alpha, cancel=cancel, progress=tile_done)
         done = _DECONTAMINATION_SHARE
 
     meta = dict(icc_profile=icc_profile, dpi=dpi, force=plan.overwrite)
@@ -175,7 +181,10 @@ def run_export(
         elif name == "trimap":
             written.append(export.export_trimap(path, trimap, **meta))
         else:
-            written.append(export.export_routing(path, list(routing), image=image, block=plan.routing_block, **meta))
+            if plan.routing_over_photo:
+                written.append(export.export_routing(path, list(routing), image=image, block=plan.routing_block, **meta))
+            else:
+                written.append(export.export_routing(path, list(routing), size=size, block=plan.routing_block, **meta))
         done += step
     emit(ProgressEvent("done", 1.0, f"exported {len(written)} file{'s' if len(written) != 1 else ''}"))
     return written

@@ -686,19 +686,30 @@ class MatteDocument:
         self.work_size: tuple[int, int] | None = None
 
     def begin_results(
-        self, work_size: tuple[int, int], token_grid: tuple[int, int] | None, is_preview: bool
+        self,
+        work_size: tuple[int, int],
+        token_grid: tuple[int, int] | None,
+        is_preview: bool,
+        keep_alpha: bool = False,
     ) -> None:
         """A run starts at ``work_size`` (H, W) with a ``token_grid`` (gh, gw) (None: no routing).
 
-        Clears alpha and routing maps ("results" event); a final alpha from the last run becomes
-        :attr:`previous_alpha`, for before/after comparison.
+        Clears the routing maps and the result ("results" event); a final alpha from the last run becomes
+        :attr:`previous_alpha`, for before/after comparison.  The alpha is cleared too, unless
+        ``keep_alpha``: then the alpha shown so far (the last result's, or a run's partial one) is scaled
+        to ``work_size`` into a new array that the run's tiles overwrite as they come, so that a photo
+        never goes blank while a slower run replaces a preview.
         """
         work_h, work_w = (int(v) for v in work_size)
         if work_h <= 0 or work_w <= 0:
             raise ValueError(f"work_size must be a positive (height, width), got {work_size}")
+        shown = self.alpha if keep_alpha else None
         if self.result is not None:
             self.previous_alpha = self.result.alpha
         self._reset_results()
+        if shown is not None:
+            kept = _to_size(shown, (work_h, work_w))
+            self.alpha = kept.copy() if kept is shown else kept
         self.work_size = (work_h, work_w)
         self.token_grid = tuple(int(v) for v in token_grid) if token_grid is not None else None
         self.alpha_is_preview = bool(is_preview)
@@ -758,6 +769,20 @@ class MatteDocument:
         self.token_grid = tuple(result.token_grid) if result.token_grid is not None else None
         self._notify("results")
         self._notify("alpha")
+
+    def patch_alpha(self, x: int, y: int, values: np.ndarray) -> None:
+        """Replace the final result's alpha in the rectangle at (x, y) of result coordinates with ``values``
+        (float32 (h, w)) — a local re-matte after an edit — and send an "alpha_tile" event for it.  The
+        result's alpha array is changed in place (the canvas shows that same array)."""
+        if self.result is None or self.alpha is None:
+            raise RuntimeError("there is no result to patch: a run has to finish first")
+        values = np.asarray(values, dtype=np.float32)
+        work_h, work_w = self.alpha.shape
+        if values.ndim != 2 or x < 0 or y < 0 or x + values.shape[1] > work_w or y + values.shape[0] > work_h:
+            raise ValueError(f"alpha patch of shape {values.shape} at ({x}, {y}) is outside the {work_w}×{work_h} result")
+        h, w = values.shape
+        self.alpha[y : y + h, x : x + w] = values
+        self._notify("alpha_tile", (int(x), int(y), w, h))
 
     def clear_results(self) -> None:
         """Forget alpha, routing and the previous alpha ("results" event)."""

@@ -69,6 +69,7 @@ def estimate_foreground(
     margin: int = DEFAULT_MARGIN,
     threads: int | None = None,
     cancel: Callable[[], bool] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """H×W×3 uint8 decontaminated foreground of ``image`` (H×W×3 uint8 RGB) for ``alpha`` (H×W float in [0, 1]).
 
@@ -80,7 +81,7 @@ def estimate_foreground(
     would cover as many pixels as the photo, one call on the whole photo is made instead, which is
     then exactly pymatting's result.
 
-    See :func:`estimate_foreground_regions` for ``threads`` and ``cancel``.
+    See :func:`estimate_foreground_regions` for ``threads``, ``cancel`` and ``progress``.
     """
     alpha = _check_inputs(image, alpha)
     if tile < 1 or margin < 0:
@@ -90,7 +91,7 @@ def estimate_foreground(
     covered = sum((min(h, y1 + margin) - max(0, y0 - margin)) * (min(w, x1 + margin) - max(0, x0 - margin)) for y0, y1, x0, x1 in cells)
     if covered >= h * w:
         cells = [(0, h, 0, w)]
-    return estimate_foreground_regions(image, alpha, cells, margin=margin, threads=threads, cancel=cancel)
+    return estimate_foreground_regions(image, alpha, cells, margin=margin, threads=threads, cancel=cancel, progress=progress)
 
 
 def estimate_foreground_regions(
@@ -101,6 +102,7 @@ def estimate_foreground_regions(
     margin: int = DEFAULT_MARGIN,
     threads: int | None = None,
     cancel: Callable[[], bool] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """H×W×3 uint8: ``image`` with its colours replaced by the estimated foreground inside ``regions``.
 
@@ -115,7 +117,8 @@ def estimate_foreground_regions(
 
     Up to ``threads`` regions (default: the CPU count, at most 4) run concurrently when numba's
     threading layer allows it.  ``cancel`` is polled before each region;
-    :class:`~matteapp.model.predictor.Cancelled` is raised when it returns true.
+    :class:`~matteapp.model.predictor.Cancelled` is raised when it returns true.  ``progress(done, total)``
+    is called after each region, from the thread that ran it.
     """
     alpha = _check_inputs(image, alpha)
     h, w = alpha.shape
@@ -123,6 +126,8 @@ def estimate_foreground_regions(
     if not regions:
         return out
     cancelled = threading.Event()
+    finished = 0
+    count_lock = threading.Lock()
 
     def run(region):
         y0, y1, x0, x1 = region
@@ -138,6 +143,11 @@ def estimate_foreground_regions(
         fg = np.clip(fg * 255.0 + 0.5, 0, 255).astype(np.uint8)
         opaque = alpha[y0:y1, x0:x1] >= 1.0 - SOFT_EPSILON
         out[y0:y1, x0:x1] = np.where(opaque[..., None], image[y0:y1, x0:x1], fg)
+        if progress is not None:
+            nonlocal finished
+            with count_lock:  # reported under the lock, so that the counts arrive in order
+                finished += 1
+                progress(finished, len(regions))
 
     threads = min(os.cpu_count() or 1, 4) if threads is None else max(1, threads)
     previous_threads = numba.get_num_threads()

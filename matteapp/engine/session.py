@@ -8,6 +8,7 @@ of memory (smaller cap, then CPU), and offers closed-form matting as a classical
 from __future__ import annotations
 
 import functools
+import sys
 from dataclasses import dataclass, field
 
 import cv2
@@ -51,6 +52,8 @@ class SessionResult:
     max_global_tokens: int | None = None
     decoder_tile: int = DEFAULT_DECODER_TILE
     notes: list[str] = field(default_factory=list)
+    process_peak_bytes: int | None = None  # resident memory of the whole process at its peak (see peak_scope)
+    peak_scope: str = "run"                # "run": the peak during this run; "process": since the process started
 
     @property
     def routed_fraction(self) -> float:
@@ -135,6 +138,34 @@ def plan_for_budget(config, height: int, width: int, budget_mb: float, precision
     )
 
 
+def reset_peak_rss() -> bool:
+    """Start measuring the process's peak resident memory afresh; False where the system cannot (then
+    :func:`peak_rss` is the peak since the process started)."""
+    try:  # Linux ≥ 4.0: writing 5 resets this process's VmHWM
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss() -> int | None:
+    """The process's peak resident memory in bytes (since :func:`reset_peak_rss`, where that works)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak) if sys.platform == "darwin" else int(peak) * 1024  # macOS counts bytes, Linux KiB
+
+
 def _is_oom(exc: BaseException) -> bool:
     if isinstance(exc, torch.cuda.OutOfMemoryError):
         return True
@@ -192,12 +223,16 @@ class MattingSession:
         if trimap.shape != image.shape[:2]:
             raise ValueError(f"trimap is {trimap.shape[1]}×{trimap.shape[0]} but the photo is {image.shape[1]}×{image.shape[0]}")
         full_size = image.shape[:2]
+        scope = "run" if reset_peak_rss() else "process"
         work_image, work_trimap = image, trimap
         if preview:
             work_image, work_trimap = downscale_pair(image, trimap, preview_long_side)
         if engine == "closed-form":
-            return self._run_closed_form(work_image, work_trimap, full_size, preview, progress, cancel)
-        return self._run_model(work_image, work_trimap, full_size, preview, max_global_tokens, memory_budget_mb, progress, cancel)
+            result = self._run_closed_form(work_image, work_trimap, full_size, preview, progress, cancel)
+        else:
+            result = self._run_model(work_image, work_trimap, full_size, preview, max_global_tokens, memory_budget_mb, progress, cancel)
+        result.process_peak_bytes, result.peak_scope = peak_rss(), scope
+        return result
 
     def _run_closed_form(self, image, trimap, full_size, preview, progress, cancel) -> SessionResult:
         import time
@@ -205,9 +240,9 @@ class MattingSession:
         from matteapp.engine.closed_form import closed_form_alpha
 
         emit = progress or (lambda e: None)
-        emit(ProgressEvent("closed-form", 0.0, "closed-form matting (cannot be interrupted once started)"))
+        emit(ProgressEvent("closed-form", 0.0, "closed-form matting"))
         t0 = time.perf_counter()
-        alpha = closed_form_alpha(image, trimap, cancel=cancel)
+        alpha = closed_form_alpha(image, trimap, cancel=cancel, progress=lambda f, m: emit(ProgressEvent("closed-form", f, m)))
         emit(ProgressEvent("done", 1.0, "done"))
         return SessionResult(
             alpha=alpha,
@@ -302,12 +337,16 @@ def downscale_pair(image: np.ndarray, trimap: np.ndarray, long_side: int) -> tup
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA), cv2.resize(trimap, size, interpolation=cv2.INTER_NEAREST)
 
 
-def global_attention_savings(result: SessionResult, num_heads: int) -> list[dict]:
+def global_attention_savings(result: SessionResult, num_heads: int, embed_dim: int = 0) -> list[dict]:
     """Per routed block: tokens routed / total and the attention cost with and without routing.
 
-    Attention FLOPs ∝ n²·D and, with the fused kernels, memory ∝ n·D (the unfused N×N score matrix
-    would be heads·N² — shown for comparison, as that is what a plain implementation allocates).
+    Attention FLOPs ∝ n²·D.  Memory: ``attention_mb`` is what this run's global attention held — the
+    queries, keys, values and output of its k routed tokens, 4·k·D values at the run's precision (needs
+    ``embed_dim``; the fused kernels keep no k×k matrix); ``scores_mb_full`` is what attending all n tokens
+    with an N×N score matrix (heads·n² fp32 values) would need, as a plain implementation allocates;
+    ``scores_mb_routed`` the same matrix for the k routed tokens only.
     """
+    element = 2 if result.precision in ("bf16", "fp16") else 4
     rows = []
     for stats in result.block_stats:
         n, k = stats.total, stats.routed
@@ -320,6 +359,7 @@ def global_attention_savings(result: SessionResult, num_heads: int) -> list[dict
                 "flops_ratio": (k * k) / (n * n) if n else 0.0,
                 "scores_mb_full": num_heads * n * n * 4 / 2**20,
                 "scores_mb_routed": num_heads * k * k * 4 / 2**20,
+                "attention_mb": 4 * k * embed_dim * element / 2**20,
                 "seconds": stats.seconds,
             }
         )

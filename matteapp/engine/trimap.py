@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from matteapp.engine.smart_trimap import smart_unknown
 from matteapp.io.images import ImageLoadError, load_image
 
 BACKGROUND = 0
@@ -308,12 +309,14 @@ def trimap_from_grabcut_mask(
     band_width: int | None = None,
     fg_scribbles: np.ndarray | None = None,
     bg_scribbles: np.ndarray | None = None,
+    unknown: np.ndarray | None = None,
 ) -> np.ndarray:
     """Trimap of a :func:`grabcut_mask` result: an unknown band along its outline, scribbles forced.
 
     ``mask``: H×W ``bool`` subject mask.  ``rect``: the (x, y, w, h) it was made from; everything outside
     stays background.  The band is laid by :func:`trimap_from_mask` with ``band_width`` (default
-    :func:`default_band_width`).  Scribbled pixels (H×W masks) are then forced to foreground /
+    :func:`default_band_width`); ``unknown`` (H×W bool, e.g. :func:`matteapp.engine.smart_trimap.smart_unknown`)
+    adds pixels to it inside the rectangle.  Scribbled pixels (H×W masks) are then forced to foreground /
     background (unknown where the two overlap), so they win even outside the rectangle.  Returns an
     H×W ``uint8`` trimap.
     """
@@ -325,6 +328,10 @@ def trimap_from_grabcut_mask(
     fg_scribbles = _check_scribbles(fg_scribbles, "fg_scribbles", height, width)
     bg_scribbles = _check_scribbles(bg_scribbles, "bg_scribbles", height, width)
     trimap = trimap_from_mask(mask.astype(bool, copy=False), band_width=band_width)
+    if unknown is not None:
+        if np.shape(unknown) != (height, width):
+            raise ValueError(f"unknown must be an H×W mask of the image size ({width}×{height}), got shape {np.shape(unknown)}")
+        trimap[np.asarray(unknown, dtype=bool)] = UNKNOWN
     _clear_outside(trimap, x, y, w, h, BACKGROUND)
     if fg_scribbles is not None:
         trimap[fg_scribbles] = FOREGROUND
@@ -343,6 +350,7 @@ def trimap_from_rect(
     bg_scribbles: np.ndarray | None = None,
     work_long_side: int = 512,
     iterations: int = 5,
+    smart: bool = True,
 ) -> np.ndarray:
     """Trimap from a rectangle drawn around the subject, refined by optional scribbles, via GrabCut.
 
@@ -351,13 +359,18 @@ def trimap_from_rect(
 
     The composition of :func:`grabcut_mask` (GrabCut on a ``work_long_side`` copy, see there) and
     :func:`trimap_from_grabcut_mask` (banding at full resolution with ``band_width``, default
-    :func:`default_band_width`).  Everything outside ``rect`` is background; scribbled pixels are then
-    forced to foreground / background (unknown where the two overlap), so they win even outside the
-    rectangle.  Raises ``ValueError`` for bad arguments and when GrabCut has no background to learn from
-    (a rect covering the whole frame without background scribbles).  Returns an H×W ``uint8`` trimap.
+    :func:`default_band_width`).  With ``smart`` the band widens over hair and fur
+    (:func:`matteapp.engine.smart_trimap.smart_unknown`).  Everything outside ``rect`` is background;
+    scribbled pixels are then forced to foreground / background (unknown where the two overlap), so they
+    win even outside the rectangle.  Raises ``ValueError`` for bad arguments and when GrabCut has no
+    background to learn from (a rect covering the whole frame without background scribbles).  Returns an
+    H×W ``uint8`` trimap.
     """
     mask = grabcut_mask(image, rect, fg_scribbles, bg_scribbles, work_long_side, iterations)
-    return trimap_from_grabcut_mask(mask, rect, band_width, fg_scribbles, bg_scribbles)
+    unknown = None
+    if smart:
+        unknown = smart_unknown(image, mask, band_width or default_band_width(*mask.shape))
+    return trimap_from_grabcut_mask(mask, rect, band_width, fg_scribbles, bg_scribbles, unknown)
 
 
 def _clear_outside(arr: np.ndarray, x: int, y: int, w: int, h: int, value) -> None:

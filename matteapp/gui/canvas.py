@@ -292,6 +292,8 @@ class ImageCanvas(QGraphicsView):
         self._rect_drag: tuple[QPointF, QPointF] | None = None
         self._last_token = (-1, -1)
 
+        self._notices: dict[str, str] = {}
+
         self._frame_t0 = 0.0
         self._frame_rendered = 0
         self._frame_incomplete = False
@@ -982,7 +984,21 @@ class ImageCanvas(QGraphicsView):
                 painter.drawText(QRect(x + 18, bar.top() - 2, 110, 16), Qt.AlignmentFlag.AlignLeft, text)
                 x += 120
 
+    def set_notice(self, key: str, text: str | None) -> None:
+        """Show ``text`` at the top of the view (what to do next, what is on screen) until it is set to
+        None under the same ``key``; of several, the one set last shows."""
+        self._notices.pop(key, None)
+        if text:
+            self._notices[key] = text
+        self.viewport().update()
+
+    def notice(self) -> str | None:
+        """The text shown at the top of the view, if any."""
+        return self._hint()
+
     def _hint(self) -> str | None:
+        if self._notices:
+            return next(reversed(self._notices.values()))
         if self._view_mode in ("alpha", "cutout", "split") and self._alpha is None:
             return "no matte yet"
         if self._view_mode == "routing" and not self._routing_maps:
@@ -993,7 +1009,8 @@ class ImageCanvas(QGraphicsView):
         font = QFont(painter.font())
         font.setPixelSize(13)
         painter.setFont(font)
-        width = painter.fontMetrics().horizontalAdvance(text) + 24
+        width = min(painter.fontMetrics().horizontalAdvance(text) + 24, self.viewport().width() - 24)
+        text = painter.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, int(width) - 24)
         box = QRectF((self.viewport().width() - width) / 2, 12, width, 24)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(20, 20, 24, 200))

@@ -36,7 +36,7 @@ _OUTPUT_INFO = {
     "cutout": ("Cut-out (RGBA PNG)", "The subject with a transparent background, straight alpha, 8 bits per channel."),
     "alpha": ("Alpha matte (PNG)", "The matte alone as a gray image: white = subject, black = background."),
     "trimap": ("Trimap (PNG)", "The trimap as painted: 0 background, 128 unknown, 255 foreground."),
-    "routing": ("Routing heatmap (PNG)", "Where the model used global attention, over the photo, with a legend."),
+    "routing": ("Routing heatmap (PNG)", "Where the model used global attention, with a legend: the heatmap alone (its colours are the legend's) or over the photo."),
 }
 _DEFAULT_CHOSEN = {"cutout": True, "alpha": False, "trimap": False, "routing": False}
 _FORBIDDEN_IN_NAME = set('/\\:*?"<>|')
@@ -134,6 +134,15 @@ class ExportDialog(QDialog):
                     "Block k: that block's choices alone."
                 )
                 outputs.addWidget(self._routing_block, row - 1, 1)
+                self._routing_over_photo = QCheckBox("Over the photo")
+                self._routing_over_photo.setToolTip(
+                    "Blend the heatmap over the photo (60 %) to see what was routed where; unticked, the heatmap "
+                    "alone, whose colours read exactly off the legend."
+                )
+                self._routing_over_photo.setChecked(self._settings.value("export/routing_over_photo", False, type=bool))
+                self._routing_over_photo.setStyleSheet("QCheckBox { margin-left: 20px; }")
+                outputs.addWidget(self._routing_over_photo, row, 0, 1, 2)
+                row += 1
         layout.addLayout(outputs)
 
         # -- destination
@@ -269,6 +278,7 @@ class ExportDialog(QDialog):
             alpha_bits=int(self._bits.currentData()),
             decontaminate=self._decontaminate.isChecked(),
             routing_block=self._routing_block.currentData(),
+            routing_over_photo=self._routing_over_photo.isChecked(),
             overwrite=self._overwrite,
         )
 
@@ -300,6 +310,7 @@ class ExportDialog(QDialog):
         self._decontaminate.setEnabled(self._checks["cutout"].isChecked() and self._checks["cutout"].isEnabled())
         self._bits.setEnabled(self._checks["alpha"].isChecked())
         self._routing_block.setEnabled(self._checks["routing"].isChecked() and self._checks["routing"].isEnabled())
+        self._routing_over_photo.setEnabled(self._routing_block.isEnabled())
         paths = default_paths(self.folder(), self.base_name() or "…")
         for name, label in self._names.items():
             label.setText(paths[name].name)
@@ -360,6 +371,7 @@ class ExportDialog(QDialog):
                 self._settings.setValue(f"export/{name}", self._checks[name].isChecked())
         self._settings.setValue("export/decontaminate", self._decontaminate.isChecked())
         self._settings.setValue("export/alpha_bits", int(self._bits.currentData()))
+        self._settings.setValue("export/routing_over_photo", self._routing_over_photo.isChecked())
         self._settings.sync()
         self._accepted = True
         super().accept()

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QMainWindow, QStackedWidget, QVBoxLayout, QWidget
 
 from matteapp.document.export_plan import ExportPlan
 from matteapp.document.state import MatteDocument
@@ -41,6 +41,7 @@ from matteapp.gui.canvas import ImageCanvas
 from matteapp.gui.widgets import RoutingPanel, RunPanel, ToolOptionsPanel
 from matteapp.gui.widgets.empty_state import EmptyState
 from matteapp.gui.widgets.model_hint import HintBar
+from matteapp.gui.widgets.notice_bar import NoticeBar
 from matteapp.gui.window.auto_trimap import AutoTrimapSource, split_scribbles, trimap_from_source
 from matteapp.gui.window.common import STATUS_MS, Menus, Messages, make_action
 from matteapp.gui.window.editing import TrimapPart
@@ -95,7 +96,7 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self._build_status_bar()
 
-        self.messages = Messages(self)
+        self.messages = Messages(self, self.notice_bar)
         self.tasks = TaskRunner(self.controller, self.run_panel, self)
         self.files = FilesPart(self, self.settings, self.tasks, self.messages, self.empty_state)
         self.editing = TrimapPart(self, self.canvas, self.tool_panel, self.tasks, self.messages)
@@ -150,6 +151,12 @@ class MainWindow(QMainWindow):
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         column.addWidget(self.model_hint)
+        # Exports done and files opened with a warning: news that must not block the window as a box would.
+        self.notice_bar = NoticeBar()
+        notice_row = QHBoxLayout()
+        notice_row.setContentsMargins(6, 6, 6, 0)
+        notice_row.addWidget(self.notice_bar)
+        column.addLayout(notice_row)
         column.addWidget(self.stack, 1)
         self.setCentralWidget(central)
 
@@ -213,6 +220,7 @@ class MainWindow(QMainWindow):
         editing.viewWanted.connect(views.set_view_mode)
         editing.strokeActive.connect(running.hold_auto_run)
         editing.trimapTaskStarting.connect(running.make_room_for_trimap_task)
+        editing.refineEdgeRequested.connect(running.refine_edge)
         tasks.settled.connect(editing.resume_pending_band)
         running.viewWanted.connect(views.set_view_mode)
         running.runActive.connect(views.set_run_active)

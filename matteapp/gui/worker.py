@@ -26,13 +26,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
-from matteapp.engine.session import ENGINES, PREVIEW_LONG_SIDE, MattingSession, preview_size
+from matteapp.engine.progress import FractionEstimator, RunEstimator, model_steps
+from matteapp.engine.session import ENGINES, PREVIEW_LONG_SIDE, MattingSession, plan_for_budget, preview_size
 from matteapp.gui.model_choice import describe_default
 from matteapp.model.predictor import (
+    DEFAULT_DECODER_TILE,
     Cancelled,
     MattePredictor,
     ProgressEvent,
@@ -89,6 +92,7 @@ class ModelInfo:
     precision: str       # "fp32", "bf16", "fp16"
     routed: bool         # MEMatte (token routing) rather than ViTMatte
     num_heads: int = 0   # attention heads per block, for session.global_attention_savings
+    embed_dim: int = 0   # token width, for the memory global attention held
 
     @classmethod
     def from_predictor(cls, predictor: MattePredictor, source: str | None = None) -> ModelInfo:
@@ -102,6 +106,7 @@ class ModelInfo:
             precision=predictor.precision,
             routed=predictor.is_routed,
             num_heads=int(predictor.config.num_heads),
+            embed_dim=int(predictor.config.embed_dim),
         )
 
     def describe(self) -> str:
@@ -208,10 +213,11 @@ class _RequestJob:
 
 
 class _TaskJob:
-    __slots__ = ("id", "fn", "with_cancel", "cancel")
+    __slots__ = ("id", "fn", "with_cancel", "with_session", "cancel")
 
-    def __init__(self, job_id: int, fn: Callable, with_cancel: bool):
-        self.id, self.fn, self.with_cancel, self.cancel = job_id, fn, with_cancel, threading.Event()
+    def __init__(self, job_id: int, fn: Callable, with_cancel: bool, with_session: bool = False):
+        self.id, self.fn, self.with_cancel, self.with_session = job_id, fn, with_cancel, with_session
+        self.cancel = threading.Event()
 
 
 class _Mailbox:
@@ -271,6 +277,7 @@ class _InferenceWorker(QObject):
     modelReady = Signal(int, object)
     modelFailed = Signal(int, str)
     started = Signal(int)
+    timing = Signal(int, object)
     progress = Signal(int, str, float, str)
     routing = Signal(int, int, object, object, tuple)
     alphaTile = Signal(int, tuple, object, tuple)
@@ -285,6 +292,10 @@ class _InferenceWorker(QObject):
         super().__init__()
         self._mailbox = mailbox
         self._session: MattingSession | None = None
+        # What earlier runs measured on this machine, per (model, device, precision): seconds per
+        # multiply-accumulate by kind of step, and the routers' shares, to time the next run from its start.
+        self._rates: dict[tuple, dict[str, float]] = {}
+        self._routed_shares: dict[tuple, list[float]] = {}
 
     @Slot()
     def drain(self) -> None:
@@ -322,6 +333,9 @@ class _InferenceWorker(QObject):
     def _session_for(self, request: MatteRequest, request_id: int) -> MattingSession:
         if request.engine == "closed-form":
             return self._session or MattingSession()  # closed-form never touches the model
+        return self._model_session(request_id)
+
+    def _model_session(self, request_id: int) -> MattingSession:
         if self._session is None:
             description = describe_default()
             self.progress.emit(request_id, "model", 0.0, f"loading {description}")
@@ -348,8 +362,11 @@ class _InferenceWorker(QObject):
                 raise Cancelled("cancelled while the model loaded")
             work_size = request.work_size
             throttle = ProgressThrottle()
+            estimator, key = self._estimator_for(session, request)
+            self.timing.emit(rid, estimator)
 
             def relay(event: ProgressEvent) -> None:
+                estimator.observe(event)
                 if cancel.is_set():
                     return  # the controller would drop it: spare the GUI thread the delivery
                 if event.routing is not None:
@@ -383,7 +400,34 @@ class _InferenceWorker(QObject):
                 log.info("request %d failed (%s): %s", rid, kind, message)
             self.failed.emit(rid, kind, message)
         else:
+            if key is not None:
+                self._rates[key] = estimator.rates()
+                self._routed_shares[key] = estimator.routed_shares()
             self.finished.emit(rid, result)
+
+    def _estimator_for(self, session: MattingSession, request: MatteRequest):
+        """(estimator of the run's progress, key its measurements are kept under, None: not kept)."""
+        if request.engine == "closed-form":
+            return FractionEstimator(), None
+        predictor = session.predictor
+        config = predictor.config
+        trimap = request.trimap
+        h, w = request.work_size
+        if (h, w) != trimap.shape:
+            trimap = cv2.resize(trimap, (w, h), interpolation=cv2.INTER_NEAREST)  # as the session's preview does
+        cap, tile = request.max_global_tokens, DEFAULT_DECODER_TILE
+        if request.memory_budget_mb is not None:
+            try:
+                cap, tile = plan_for_budget(config, h, w, request.memory_budget_mb, predictor.precision)
+            except ValueError:
+                return FractionEstimator(), None  # the run itself will say why it cannot start
+        key = (predictor.source, predictor.device.type, predictor.precision)
+        try:
+            steps = model_steps(config, trimap, cap, tile)
+        except Exception:  # noqa: BLE001 — an unusual model's cost model must not stop the run itself
+            log.warning("cannot time a run of %s; its progress shows the model's own fractions", predictor.name, exc_info=True)
+            return FractionEstimator(), None
+        return RunEstimator(steps, self._rates.get(key), self._routed_shares.get(key)), key
 
     # -- generic tasks ------------------------------------------------------------------------------
     def _task(self, job: _TaskJob) -> None:
@@ -391,7 +435,8 @@ class _InferenceWorker(QObject):
             self.taskCancelled.emit(job.id)
             return
         try:
-            value = job.fn(job.cancel.is_set) if job.with_cancel else job.fn()
+            args = ([self._model_session(job.id)] if job.with_session else []) + ([job.cancel.is_set] if job.with_cancel else [])
+            value = job.fn(*args)
         except Cancelled:
             self.taskCancelled.emit(job.id)
         except Exception as exc:  # noqa: BLE001 — every failure becomes a message for the user
@@ -426,6 +471,7 @@ class MatteController(QObject):
     modelReady = Signal(object)                         # ModelInfo
     modelFailed = Signal(str)                           # readable message
     started = Signal(int)                               # request id
+    timing = Signal(int, object)                        # id, its RunEstimator / FractionEstimator (ask it any time)
     progress = Signal(int, str, float, str)             # id, stage, fraction 0..1, message
     routing = Signal(int, int, object, object, tuple)   # id, router 0..3, keep bool (gh, gw), probs float32 (gh, gw), (gh, gw)
     alphaTile = Signal(int, tuple, object, tuple)       # id, (x, y, w, h) work coords, float32 (h, w) tile, work size (H, W)
@@ -461,6 +507,7 @@ class MatteController(QObject):
         w.modelReady.connect(self._on_model_ready)
         w.modelFailed.connect(self._on_model_failed)
         w.started.connect(self._on_started)
+        w.timing.connect(self._on_timing)
         w.progress.connect(self._on_progress)
         w.routing.connect(self._on_routing)
         w.alphaTile.connect(self._on_alpha_tile)
@@ -567,6 +614,7 @@ class MatteController(QObject):
         on_error: Callable[[str], None],
         *,
         with_cancel: bool = False,
+        with_session: bool = False,
     ) -> int:
         """Runs ``fn()`` on the worker (after the job ahead of it); returns the task id.
 
@@ -574,12 +622,14 @@ class MatteController(QObject):
         task replaced this one or :meth:`cancel` was called, in which case neither is.  With
         ``with_cancel``, ``fn`` is called as ``fn(cancel)`` where ``cancel()`` is true once the task is
         stale (``fn`` may raise :class:`~matteapp.model.predictor.Cancelled`, e.g. by passing it on to
-        :func:`~matteapp.engine.session.trimap_from_model`).
+        :func:`~matteapp.engine.session.trimap_from_model`).  With ``with_session``, the worker's
+        :class:`~matteapp.engine.session.MattingSession` comes first: ``fn(session)`` or ``fn(session, cancel)``
+        (the bundled model is loaded for it if none is).
         """
         self._check_open()
         if self._task is not None:
             self._task.job.cancel.set()
-        job = _TaskJob(next(self._ids), fn, with_cancel)
+        job = _TaskJob(next(self._ids), fn, with_cancel, with_session)
         self._task = _TaskState(job, on_done, on_error)
         self._mailbox.put("task", job)
         self._wake.emit()
@@ -589,7 +639,7 @@ class MatteController(QObject):
     def shutdown(self, timeout_ms: int = 5000) -> bool:
         """Cancels everything, stops the thread and joins it; True if it stopped within ``timeout_ms``.
 
-        A job that cannot be interrupted (a model load, a closed-form solve, a task without
+        A job that cannot be interrupted (a model load, a task without
         ``with_cancel``) delays the join until it returns.
         """
         if self._closed:
@@ -653,6 +703,11 @@ class MatteController(QObject):
     def _on_started(self, request_id: int) -> None:
         if self._live(request_id):
             self.started.emit(request_id)
+
+    @Slot(int, object)
+    def _on_timing(self, request_id: int, estimator) -> None:
+        if self._live(request_id):
+            self.timing.emit(request_id, estimator)
 
     @Slot(int, str, float, str)
     def _on_progress(self, request_id: int, stage: str, fraction: float, message: str) -> None:

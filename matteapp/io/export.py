@@ -183,12 +183,14 @@ def _draw_text(canvas, text, x, y_baseline, scale, thickness):
 LEGEND_MIN_WIDTH = 480
 
 
-def _legend_strip(width: int, picture_height: int, title: str | None) -> np.ndarray:
+def _legend_strip(width: int, picture_height: int, title: str | None, opacity: float | None = None) -> np.ndarray:
     """An RGB strip ``width`` px wide: a colour bar (``title=None``: density) or two swatches under ``title``.
 
     Sizes scale with the picture (text ~10 px tall on a 640-px-wide one, ~100 px on a 6000×4000 one)
     so that the legend reads the same when the whole picture is fitted to a screen; a very wide, low
     picture scales by twice its height instead, so that the strip stays lower than the picture.
+    ``opacity``: the heatmap lies over the photo at this opacity; the legend's colours are then blended
+    the same way over mid-gray, the photo's average, and the title says so.
     """
     unit = min(width, max(2 * picture_height, LEGEND_MIN_WIDTH)) / 640
     scale, thickness = 0.5 * unit, max(1, round(1.2 * unit))
@@ -202,20 +204,28 @@ def _legend_strip(width: int, picture_height: int, title: str | None) -> np.ndar
     strip = np.full((height, width, 3), 255, dtype=np.uint8)
     y = pad + text_h
     x0, x1 = pad, width - pad
+
+    def colours(values: np.ndarray) -> np.ndarray:
+        rgb = _colorize(values)
+        if opacity is None:
+            return rgb
+        return np.rint(rgb * opacity + 128 * (1.0 - opacity)).astype(np.uint8)
+
+    over = "" if opacity is None else f", {opacity:.0%} over the photo"
     if title is None:
-        _draw_text(strip, "routed to global attention (fraction of routed blocks)", x0, y, scale, thickness)
+        _draw_text(strip, f"routed to global attention (fraction of routed blocks){over}", x0, y, scale, thickness)
         top = y + baseline + pad // 2
-        strip[top : top + bar_h, x0:x1] = _colorize(np.linspace(0, 1, x1 - x0))[None]
+        strip[top : top + bar_h, x0:x1] = colours(np.linspace(0, 1, x1 - x0))[None]
         y = top + bar_h + pad // 2 + text_h
         for label, at in (("0%", 0.0), ("50%", 0.5), ("100%", 1.0)):
             w = _text_size(label, scale, thickness)[0]
             _draw_text(strip, label, np.clip(x0 + at * (x1 - x0) - w * at, x0, x1 - w), y, scale, thickness)
     else:
-        _draw_text(strip, title, x0, y, scale, thickness)
+        _draw_text(strip, title + over, x0, y, scale, thickness)
         top = y + baseline + pad // 2
         x = x0
         for label, value in (("routed", 1.0), ("not routed", 0.0)):
-            strip[top : top + bar_h, x : x + bar_h] = _colorize(np.array(value))
+            strip[top : top + bar_h, x : x + bar_h] = colours(np.array(value))
             x += bar_h + pad // 2
             _draw_text(strip, label, x, top + (bar_h + text_h) // 2, scale, thickness)
             x += _text_size(label, scale, thickness)[0] + 2 * pad
@@ -228,6 +238,7 @@ def routing_heatmap(
     block: int | None = None,
     opacity: float = 0.6,
     legend: bool = True,
+    size: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """RGB uint8 picture of where the routed blocks sent tokens to global attention.
 
@@ -237,10 +248,11 @@ def routing_heatmap(
     shows that block's map (routed = top colour of the map), titled "block k of n" with k 1-based.
     Colours: OpenCV's perceptual viridis map (0 → dark purple, 1 → yellow).
 
-    Without ``image`` the heatmap is (16·h)×(16·w); with ``image`` (H×W×3 uint8) it is cropped to
-    H×W and blended over the photo with ``opacity``.  ``legend`` appends a white strip below (the
-    picture itself is not covered) with a colour bar and labels; for pictures narrower than 480 px the
-    strip is 480 px wide and the picture is padded on the right with white.
+    Without ``image`` the heatmap is (16·h)×(16·w), or cropped to ``size`` (H, W) — the photo's, for the
+    heatmap alone; with ``image`` (H×W×3 uint8) it is cropped to H×W and blended over the photo with
+    ``opacity``.  ``legend`` appends a white strip below (the picture itself is not covered) with a colour
+    bar and labels, blended like the picture when it lies over the photo; for pictures narrower than
+    480 px the strip is 480 px wide and the picture is padded on the right with white.
     """
     if len(maps) == 0:
         raise ValueError("no routing maps (a model without routed blocks has none)")
@@ -254,7 +266,11 @@ def routing_heatmap(
         if values.ndim != 2:
             raise ValueError(f"routing maps must be (h, w) token grids, got {values.shape}")
     h, w = values.shape
-    if image is None:
+    if image is None and size is not None:
+        height, width = (int(v) for v in size)
+        if not (0 <= h * TOKEN_SIZE - height < 4 * TOKEN_SIZE and 0 <= w * TOKEN_SIZE - width < 4 * TOKEN_SIZE):
+            raise ValueError(f"routing maps of {w}×{h} tokens do not belong to a {width}×{height} photo")
+    elif image is None:
         height, width = h * TOKEN_SIZE, w * TOKEN_SIZE
     else:
         if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
@@ -276,7 +292,7 @@ def routing_heatmap(
     if not legend:
         return np.ascontiguousarray(heat)
     title = None if block is None else f"block {block + 1} of {len(maps)}: routed / not routed"
-    strip = _legend_strip(max(width, LEGEND_MIN_WIDTH), height, title)
+    strip = _legend_strip(max(width, LEGEND_MIN_WIDTH), height, title, opacity if image is not None else None)
     out = np.full((height + strip.shape[0], strip.shape[1], 3), 255, dtype=np.uint8)
     out[:height, :width] = heat
     out[height:] = strip
@@ -364,13 +380,14 @@ def export_routing(
     *,
     opacity: float = 0.6,
     legend: bool = True,
+    size: tuple[int, int] | None = None,
     icc_profile: bytes | None = None,
     dpi: float | tuple[float, float] | None = None,
     force: bool = False,
 ) -> Path:
-    """RGB PNG of :func:`routing_heatmap`."""
+    """RGB PNG of :func:`routing_heatmap` (over ``image``, or alone at ``size``)."""
     refuse_existing(Path(path), force)
-    return save_png(path, routing_heatmap(maps, image, block, opacity, legend), icc_profile, dpi, force)
+    return save_png(path, routing_heatmap(maps, image, block, opacity, legend, size), icc_profile, dpi, force)
 
 
 def export_composite(

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from matteapp.base import real_path, resource
 
@@ -69,6 +70,8 @@ class LoadedImage:
     ``mode``: Pillow's mode of the file as opened, e.g. "RGB", "P", "I;16", "CMYK".
     ``bit_depth``: bits per channel in the file, 16 or 8 (8 also for 1-bit and palette files).
     ``exif_transposed``: whether an EXIF orientation other than "normal" was applied.
+    ``warnings``: sentences for the user about how the file was read (a truncated file opened as far as
+    it goes); empty for a complete file.
     """
 
     rgb: np.ndarray
@@ -79,6 +82,7 @@ class LoadedImage:
     mode: str
     bit_depth: int
     exif_transposed: bool
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -91,11 +95,45 @@ def load_image(path: str | Path) -> LoadedImage:
 
     Grayscale, palette, gray+alpha, RGBA, CMYK and 16-bit files all become 8-bit RGB: 16-bit samples are
     rounded (``round(v / 257)``), CMYK goes through the embedded ICC profile to sRGB when there is one.
-    The whole file is decoded here, so truncated or corrupt files fail now, not later in the pipeline.
+    The whole file is decoded here, so corrupt files fail now, not later in the pipeline.  A file that
+    merely ends too early (a download or copy cut short) opens as far as it goes, as Photoshop and GIMP
+    open it, with a sentence about it in :attr:`LoadedImage.warnings`.
 
-    Raises :class:`ImageLoadError` for anything that is not a complete, supported image.
+    Raises :class:`ImageLoadError` for anything that is not a supported image.
     """
     path = Path(path)
+    with _open_checked(path) as src:
+        width, height = src.size
+        try:
+            return _decode(src, path)
+        except ImageLoadError:
+            raise
+        except OSError as exc:
+            if not _is_truncation(exc):
+                raise ImageLoadError(f"Cannot load {path.name}: the file is damaged ({_reason(exc)}).", path) from exc
+            truncation = exc
+        except MemoryError as exc:
+            raise ImageLoadError(
+                f"Cannot load {path.name}: not enough memory for a {width}×{height} image.", path
+            ) from exc
+        except Exception as exc:
+            # Decoders report corruption as OSError, SyntaxError, ValueError, struct.error, zlib.error...:
+            # whatever the type, the user-facing meaning is the same.
+            raise ImageLoadError(f"Cannot load {path.name}: the file is damaged ({_reason(exc)}).", path) from exc
+    return _load_truncated(path, truncation)
+
+
+def probe_image(path: str | Path) -> tuple[int, int]:
+    """(width, height) of a photo that :func:`load_image` would open, from its header alone (milliseconds,
+    whatever its size); raises :class:`ImageLoadError` as :func:`load_image` would for a file that is not
+    a supported image at all.  Damage further into the file only shows when it is decoded."""
+    path = Path(path)
+    with _open_checked(path) as src:
+        return src.size
+
+
+def _open_checked(path: Path) -> Image.Image:
+    """The file opened by Pillow (header read, pixels not decoded), its size and pixel format checked."""
     _check_file(path)
     try:
         src = Image.open(path, formats=SUPPORTED_FORMATS)
@@ -110,7 +148,7 @@ def load_image(path: str | Path) -> LoadedImage:
     except Exception as exc:  # Pillow plugins raise assorted types on malformed headers
         raise ImageLoadError(f"Cannot load {path.name}: the file is damaged ({_reason(exc)}).", path) from exc
 
-    with src:
+    try:
         width, height = src.size
         if width <= 0 or height <= 0:
             raise ImageLoadError(f"Cannot load {path.name}: the image is empty ({width}×{height} pixels).", path)
@@ -125,20 +163,43 @@ def load_image(path: str | Path) -> LoadedImage:
             raise ImageLoadError(
                 f"Cannot load {path.name}: its pixel format ({_describe_mode(mode)}) is not supported.", path
             )
+    except BaseException:
+        src.close()
+        raise
+    return src
+
+
+_TRUNCATED_LOCK = threading.Lock()
+
+
+def _is_truncation(exc: BaseException) -> bool:
+    # Pillow's words when the data stops before the image does: "image file is truncated (19 bytes not
+    # processed)" from the decoders, "Truncated File Read" from the PNG chunk reader.
+    return "truncated" in str(exc).lower()
+
+
+def _load_truncated(path: Path, cause: OSError) -> LoadedImage:
+    """Decode a file that ends early as far as it goes, with a warning in plain words."""
+    # Pillow only has a process-wide switch for this: it is turned on for this one decode, and the lock
+    # keeps another thread's load from seeing it on (or turning it off halfway through this one).
+    with _TRUNCATED_LOCK:
+        previous = ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = True
         try:
-            return _decode(src, path)
+            with Image.open(path, formats=SUPPORTED_FORMATS) as src:
+                loaded = _decode(src, path, verify=False)
         except ImageLoadError:
             raise
-        except MemoryError as exc:
-            raise ImageLoadError(
-                f"Cannot load {path.name}: not enough memory for a {width}×{height} image.", path
-            ) from exc
         except Exception as exc:
-            # Decoders report truncation and corruption as OSError, SyntaxError, ValueError, struct.error,
-            # zlib.error...: whatever the type, the user-facing meaning is the same.
-            raise ImageLoadError(
-                f"Cannot load {path.name}: the file is truncated or damaged ({_reason(exc)}).", path
-            ) from exc
+            raise ImageLoadError(f"Cannot load {path.name}: the file is cut short and what is there cannot be read ({_reason(exc)}).", path) from exc
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = previous
+    loaded.warnings.append(
+        f"{path.name} is incomplete: the file ends before the picture does, as when a download or a copy "
+        "is cut short. It is open as far as it goes; the part that is missing is filled with flat gray (black in some formats). "
+        "If you have the complete file, open that one instead."
+    )
+    return loaded
 
 
 def _check_file(path: Path) -> None:
@@ -156,14 +217,14 @@ def _check_file(path: Path) -> None:
         raise ImageLoadError(f"Cannot load {path.name}: the file is empty (0 bytes).", path)
 
 
-def _decode(src: Image.Image, path: Path) -> LoadedImage:
+def _decode(src: Image.Image, path: Path, verify: bool = True) -> LoadedImage:
     info = dict(src.info)
     mode = src.mode
     sixteen_bit_color = _has_16_bit_color(src)  # reads the tile list, which loading clears
     bit_depth = 16 if sixteen_bit_color or mode in _SIXTEEN_BIT_GRAY_MODES else 8
     icc_profile = info.get("icc_profile") or None
 
-    if src.format == "PNG":
+    if src.format == "PNG" and verify:
         _verify_png_checksums(path)
 
     # Pillow's TIFF plugin applies the EXIF orientation itself while loading and drops the tag, so the

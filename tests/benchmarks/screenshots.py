@@ -12,9 +12,12 @@ writes to ``docs/screenshots/``:
 ``02-trimap.png``       the sample photo with an automatic trimap from a rectangle plus brush corrections
 ``03-routing-live.png`` grabbed while the model runs, right after the second router's map arrived
 ``04-cutout.png``       the final cut-out over the checkerboard
+``06-full-run.png``     a full-resolution run of the sample scaled to 2048 px, mid-backbone: the preview's
+                        cut-out stays on screen, the bar follows the time estimate, with the time left
+``07-smart-trimap.png`` the automatic trimap's smart radius over the astronaut's hair, at 200 %
 
-Settings and autosaves go to a temporary folder, so the user's own configuration is neither read nor
-changed.  Only a preview run is made (the sample is 512 px: the preview is the full photo).
+(``05-get-models.png`` comes from ``screenshot_models.py``.)  Settings and autosaves go to a temporary
+folder, so the user's own configuration is neither read nor changed.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import cv2
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
@@ -32,7 +37,7 @@ from PySide6.QtCore import QEventLoop, QPoint, QSettings, Qt, QTimer  # noqa: E4
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from matteapp.engine.trimap import BACKGROUND, UNKNOWN  # noqa: E402
+from matteapp.engine.trimap import BACKGROUND, FOREGROUND, UNKNOWN  # noqa: E402
 from matteapp.model.predictor import bundled_model_path  # noqa: E402
 
 WINDOW_SIZE = (1440, 900)
@@ -140,8 +145,20 @@ def main() -> int:
     next(a for a in window.tool_panel.shortcut_actions() if a.data() == "rect").trigger()
     window.make_auto_trimap((40, 10, 420, 502))
     wait_for(window.taskFinished, accept=lambda kind: kind == "auto trimap")
+    window.set_view_mode("trimap")
+    window.canvas.set_zoom(2.0)
+    center = window.canvas.map_from_image(250, 130)
+    viewport = window.canvas.viewport().rect().center()
+    window.canvas.pan_by(viewport.x() - center.x(), viewport.y() - center.y())
+    settle(300)
+    grab(window, args.out / "07-smart-trimap.png")
+    window.canvas.zoom_to_fit()
     lasso(window, [(386, 1), (470, 1), (478, 120), (462, 200), (386, 200)], BACKGROUND)
     stroke(window, [(150, 70), (200, 30), (260, 25), (310, 60)], UNKNOWN, 18)
+    # The smart radius also widened the band around GrabCut's holes in her face and on the suit's
+    # badges (they are not hair): Foreground strokes put them back, as a user would.
+    stroke(window, [(215, 95), (245, 175), (275, 95), (245, 135)], FOREGROUND, 50)
+    stroke(window, [(120, 330), (200, 420), (300, 330), (330, 440)], FOREGROUND, 70)
     window.set_view_mode("trimap")
     QTest.mouseMove(window.canvas.viewport(), window.canvas.map_from_image(300, 200).toPoint())
     settle(300)
@@ -167,7 +184,37 @@ def main() -> int:
     settle(300)
     grab(window, args.out / "04-cutout.png")
 
+    # A photo whose full-resolution run takes a while: the sample at 4 × 4 its size.
     window.files.ask_unsaved = lambda reason: "discard"
+    big = scratch / "astronaut-2048.png"
+    cv2.imwrite(str(big), cv2.resize(cv2.imread(str(SAMPLE_PHOTO)), None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC))
+    window.open_path(big)
+    doc = wait_for(window.documentChanged)[0]
+    window.make_auto_trimap((160, 40, 1680, 2008))
+    wait_for(window.taskFinished, accept=lambda kind: kind == "auto trimap")
+    settle()
+    stroke(window, [(860, 380), (980, 700), (1100, 380), (980, 540)], FOREGROUND, 200)
+    stroke(window, [(480, 1320), (800, 1680), (1200, 1320), (1320, 1760)], FOREGROUND, 280)
+    window.run_matte(preview=True)
+    if wait_for(window.runEnded)[0] != "finished":
+        print(f"the preview failed: {window.last_error}", file=sys.stderr)
+        return 1
+    window.set_view_mode("cutout")
+    settle(300)
+    grabbed.clear()
+
+    def on_full_run(event, payload):
+        if event == "routing" and payload == 1 and not grabbed:
+            grabbed.append(True)
+            settle(600)  # a few ticks of the time estimate
+            grab(window, args.out / "06-full-run.png")
+
+    doc.subscribe(on_full_run)
+    window.run_matte(preview=False)
+    if wait_for(window.runEnded)[0] != "finished":
+        print(f"the full run failed: {window.last_error}", file=sys.stderr)
+        return 1
+
     window.close()
     return 0
 

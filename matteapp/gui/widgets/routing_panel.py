@@ -31,7 +31,7 @@ from matteapp.gui.widgets.routing_legend import RoutingLegend
 
 DEFAULT_BLOCKS = 4  # MEMatte routes 4 of its blocks (the ones that are global in ViTMatte)
 
-ROWS = ("tokens", "total", "share", "time", "memory_routed", "memory_full", "compute", "hover")
+ROWS = ("tokens", "total", "share", "time", "memory_attention", "memory_full", "compute", "hover")
 """Table rows (one column per routed block), in order."""
 
 _ROW_LABELS = {
@@ -39,14 +39,16 @@ _ROW_LABELS = {
     "total": ("of tokens", "All tokens of the image (16×16-pixel patches of the padded input)."),
     "share": ("Share", "Fraction of the tokens that attended globally."),
     "time": ("Block time", "Measured wall time of the whole block (router, attention, MLP)."),
-    "memory_routed": (
-        "Attn. memory",
-        "Attention-score memory for the routed tokens: heads × k² × 4 bytes, what a plain (unfused) "
-        "implementation allocates; fused kernels need far less, growing only with k.",
+    "memory_attention": (
+        "Global attn. used",
+        "Memory this run's global attention held in this block: queries, keys, values and output of its k "
+        "routed tokens (4 × k × width values at the run's precision). The fused attention kernel keeps no "
+        "k×k matrix. The whole app's peak is under the table.",
     ),
     "memory_full": (
-        "… all tokens",
-        "The same for global attention over all n tokens (heads × n² × 4 bytes), as ViTMatte would do.",
+        "N×N, all tokens",
+        "What attending all n tokens would need with a full N×N score matrix (heads × n² × 4 bytes), as a plain "
+        "(unfused) implementation of ViTMatte's global attention allocates. A comparison, not memory used.",
     ),
     "compute": (
         "Attn. compute",
@@ -148,6 +150,13 @@ class RoutingPanel(QWidget):
         self._summary.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self._summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self._summary)
+        # What the process really used, beside the table's per-block figures (which are not allocations
+        # of the app as a whole).
+        self._peak = QLabel("")
+        self._peak.setWordWrap(True)
+        self._peak.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._peak.setToolTip("Resident memory of the whole matteapp process (photo, model, decoder, display) at its highest.")
+        layout.addWidget(self._peak)
         self._hover = QLabel("")
         self._hover.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self._hover.setMinimumHeight(line)
@@ -189,6 +198,7 @@ class RoutingPanel(QWidget):
             for row in range(len(ROWS)):
                 self._set_cell(row, column, EMPTY)
         self._summary.setText("")
+        self._peak.setText("")
         self._hover.setText("")
 
     # -- display choice ----------------------------------------------------------------------------
@@ -276,39 +286,56 @@ class RoutingPanel(QWidget):
         self._check_block(index)
         keep = np.asarray(keep_map, dtype=bool)
         self._set_counts(index, int(np.count_nonzero(keep)), keep.size)
-        for key in ("time", "memory_routed", "memory_full", "compute"):
+        for key in ("time", "memory_attention", "memory_full", "compute"):
             self._set_cell(ROWS.index(key), index, PENDING)
 
     def set_savings(self, rows: Sequence[dict]) -> None:
         """Fill the table from :func:`matteapp.engine.session.global_attention_savings` (one dict per routed
-        block: block, routed, total, fraction, flops_ratio, scores_mb_full, scores_mb_routed, seconds)."""
+        block: block, routed, total, fraction, flops_ratio, scores_mb_full, attention_mb, seconds)."""
         if len(rows) != self._blocks:
             self.set_num_blocks(len(rows))
-        routed_mb = full_mb = 0.0
+        used_mb = full_mb = 0.0
         flops_routed = flops_full = 0.0
         for i, r in enumerate(rows):
             self._set_counts(i, int(r["routed"]), int(r["total"]))
             self._table.horizontalHeaderItem(i).setToolTip(f"Routed block {i + 1}: layer {int(r['block']) + 1} of the backbone")
             self._set_cell(ROWS.index("time"), i, format_seconds(float(r["seconds"])))
-            self._set_cell(ROWS.index("memory_routed"), i, format_megabytes(float(r["scores_mb_routed"])))
+            used = float(r.get("attention_mb", 0.0))
+            known = bool(r.get("attention_mb") is not None and (used or r.get("routed") == 0))
+            self._set_cell(ROWS.index("memory_attention"), i, format_megabytes(used) if known else EMPTY)
             self._set_cell(ROWS.index("memory_full"), i, format_megabytes(float(r["scores_mb_full"])))
             ratio = float(r["flops_ratio"])
             faster = f"{1 / ratio:,.0f}× less than all tokens" if ratio > 0 else "no global attention at all"
             self._set_cell(ROWS.index("compute"), i, f"{ratio:.1%}", f"{ratio:.2%} of global attention over all tokens ({faster})")
-            routed_mb += float(r["scores_mb_routed"])
-            full_mb += float(r["scores_mb_full"])
+            used_mb = max(used_mb, used)  # blocks run one after another: their peaks do not add up
+            full_mb = max(full_mb, float(r["scores_mb_full"]))
             flops_routed += float(r["routed"]) ** 2
             flops_full += float(r["total"]) ** 2
         if rows and flops_full:
+            used = f" and at most {format_megabytes(used_mb)} of memory" if used_mb else ""
             self._summary.setText(
-                f"All {len(rows)} blocks: global attention took {flops_routed / flops_full:.1%} of the compute and "
-                f"{format_megabytes(routed_mb)} of attention scores, against {format_megabytes(full_mb)} over all tokens."
+                f"All {len(rows)} blocks: global attention took {flops_routed / flops_full:.1%} of the compute of "
+                f"attending all tokens{used}; an N×N score matrix over all tokens would need {format_megabytes(full_mb)}."
             )
         else:
             self._summary.setText("")
 
     def summary(self) -> str:
         return self._summary.text()
+
+    def set_peak_memory(self, nbytes: int | None, scope: str = "run", device_bytes: int | None = None) -> None:
+        """The memory the app itself used at its peak (resident memory of the process; ``scope`` "run": during
+        the last run, "process": since it started) and, on a GPU, the accelerator's peak; None clears."""
+        parts = []
+        if nbytes:
+            when = "during the last run" if scope == "run" else "since it started"
+            parts.append(f"matteapp's peak memory {when}: {format_megabytes(nbytes / 2**20)}")
+        if device_bytes:
+            parts.append(f"GPU peak: {format_megabytes(device_bytes / 2**20)}")
+        self._peak.setText("; ".join(parts) + ("." if parts else ""))
+
+    def peak_text(self) -> str:
+        return self._peak.text()
 
     # -- hover -------------------------------------------------------------------------------------
     def set_hover(

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from matteapp.engine.progress import format_duration
 from matteapp.gui.widgets.panel_layout import compact, section_header
 
 ENGINES = {
@@ -31,8 +32,9 @@ ENGINES = {
     "mematte": ("Neural model", "The loaded MEMatte / ViTMatte model (see Model & device)."),
     "closed-form": (
         "Closed-form (classical)",
-        "Levin et al.'s closed-form matting: no model, for comparison. Slow on large unknown regions "
-        "and cannot be interrupted once its solver has started.",
+        "Levin et al.'s closed-form matting: no model, a classical method that is strong on smooth "
+        "backgrounds. Its time grows with the Unknown region (seconds for a preview, minutes at full "
+        "resolution); Cancel stops it at once.",
     ),
 }
 
@@ -53,8 +55,8 @@ _STAGE_NAMES = {
 }
 
 NO_HINTS_REASON = (
-    "Mark the subject first: paint some Foreground and leave an Unknown band along its edge "
-    "(or drag a rectangle with the Rectangle tool, R). The model only estimates alpha in the Unknown region."
+    "Mark the subject first: drag a rectangle around it (Rectangle tool, R), or paint Foreground and an "
+    "Unknown band along its edge. The matte is computed only in the Unknown region."
 )
 
 
@@ -122,6 +124,15 @@ class RunPanel(QWidget):
         self._preview_action.triggered.connect(lambda: self.runRequested.emit(True))
         self._full_action.triggered.connect(lambda: self.runRequested.emit(False))
         layout.addLayout(runs)
+        # Why the buttons are disabled, in the panel itself: a tooltip is found only by those who hover.
+        self._blocked = QLabel("")
+        self._blocked.setWordWrap(True)
+        blocked_policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        blocked_policy.setHeightForWidth(True)
+        self._blocked.setSizePolicy(blocked_policy)
+        self._blocked.setStyleSheet("color: palette(mid);")
+        self._blocked.hide()
+        layout.addWidget(self._blocked)
 
         self._auto_run = QCheckBox("Auto-run preview after edits")
         self._auto_run.setToolTip(
@@ -183,14 +194,23 @@ class RunPanel(QWidget):
         font = self._stage.font()
         font.setBold(True)
         self._stage.setFont(font)
-        self._message = QLabel("")
-        self._message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        # long messages must not widen the dock: the label takes the width it gets, the tooltip has it all
-        self._message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._time_left = QLabel("")
+        self._time_left.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self._time_left.setToolTip("Estimated from the time the steps done so far took")
         stage_row = compact(QHBoxLayout(), 0)
         stage_row.addWidget(self._stage)
-        stage_row.addWidget(self._message, 1)
+        stage_row.addStretch(1)
+        stage_row.addWidget(self._time_left)
         layout.addLayout(stage_row)
+        # Its own line, wrapped: a failure's whole sentence must be readable, and long messages must not
+        # widen the dock (the label takes the width it gets and grows downwards).
+        self._message = QLabel("")
+        self._message.setWordWrap(True)
+        self._message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        message_policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        message_policy.setHeightForWidth(True)
+        self._message.setSizePolicy(message_policy)
+        layout.addWidget(self._message)
         bar_row = compact(QHBoxLayout(), 0)
         self._bar = QProgressBar()
         self._bar.setRange(0, 1000)
@@ -254,6 +274,8 @@ class RunPanel(QWidget):
                 button.setToolTip(f"{tip}<br><br><i>A run is in progress: cancel it first.</i>")
             else:
                 button.setToolTip(tip)
+        self._blocked.setText(self._hints_reason)
+        self._blocked.setVisible(not self._hints_ok)
         self._cancel.setEnabled(self._busy)
         model = self.engine() == "mematte"
         mode = self.limit_mode()
@@ -271,6 +293,7 @@ class RunPanel(QWidget):
             self._bar.setValue(0)
             self._stage.setText("Starting")
             self._message.setText("")
+        self._time_left.setText("")
         self._update_enabled()
 
     def is_busy(self) -> bool:
@@ -282,11 +305,25 @@ class RunPanel(QWidget):
         self._stage.setText(stage_title(stage))
         self._message.setText(message)
         self._message.setToolTip(message)
+        if stage in ("idle", "done", "cancelled", "error"):
+            self._time_left.setText("")
         if fraction is None or fraction < 0:
             self._bar.setRange(0, 0)
         else:
             self._bar.setRange(0, 1000)
             self._bar.setValue(round(min(fraction, 1.0) * 1000))
+
+    def set_fraction(self, fraction: float) -> None:
+        """Move the bar without touching the stage and message (a timer's estimate between events)."""
+        self._bar.setRange(0, 1000)
+        self._bar.setValue(round(min(max(fraction, 0.0), 1.0) * 1000))
+
+    def set_time_left(self, seconds: float | None) -> None:
+        """"about 40 s left" beside the stage; None clears it (nothing measured yet, or no run)."""
+        self._time_left.setText("" if seconds is None else f"about {format_duration(seconds)} left")
+
+    def time_left_text(self) -> str:
+        return self._time_left.text()
 
     def progress(self) -> tuple[str, float | None, str]:
         """(stage title, fraction or None while indeterminate, message) as shown."""
@@ -363,3 +400,6 @@ class RunPanel(QWidget):
     def set_summary(self, text: str) -> None:
         """A line about the last result, e.g. "Full resolution 6000×4000 · 41.2 s on cuda/bf16"."""
         self._summary.setText(text)
+
+    def summary(self) -> str:
+        return self._summary.text()

@@ -8,6 +8,7 @@ Brush                  B
 Lasso                  L
 Fill                   G
 Auto-trimap rectangle  R
+Refine Edge brush      E
 Hand (pan)             H
 Foreground             1
 Background             2
@@ -41,7 +42,7 @@ from PySide6.QtWidgets import (
 from matteapp.engine.trimap import BACKGROUND, FOREGROUND, UNKNOWN
 from matteapp.gui.widgets.panel_layout import compact, section_header
 
-TOOLS = ("brush", "lasso", "fill", "rect", "pan")
+TOOLS = ("rect", "brush", "lasso", "fill", "refine", "pan")
 """Tool names as emitted by ``toolChanged`` (the canvas calls the hand tool "none")."""
 
 _TOOL_INFO = {
@@ -49,7 +50,10 @@ _TOOL_INFO = {
     "brush": ("Brush", "B", "Paint the selected class with a round brush."),
     "lasso": ("Lasso", "L", "Fill a freehand outline with the selected class; click points and double-click to close a polygon."),
     "fill": ("Fill", "G", "Flood-fill the clicked region of one class with the selected class."),
-    "rect": ("Rectangle", "R", "Drag a rectangle around the subject: the trimap is made automatically (GrabCut)."),
+    "rect": ("Rectangle", "R", "Drag a rectangle around the subject: the trimap is made automatically (GrabCut). "
+             "The first tool on a new photo."),
+    "refine": ("Refine Edge", "E", "Paint over hair, fur and other fine edges: the strokes become Unknown and the "
+               "matte under them is computed again at once (after a run)."),
     "pan": ("Hand", "H", "Drag to move around the photo. Space held down pans with any tool."),
 }
 
@@ -99,7 +103,8 @@ class ToolOptionsPanel(QWidget):
     ``classChanged`` carries the trimap value (255 foreground, 0 background, 128 unknown);
     ``brushSizeChanged`` the brush *diameter* in image pixels; ``opacityChanged`` the trimap
     overlay's opacity in [0, 1]; ``bandWidthChanged`` the unknown band's width in pixels, or None
-    for the automatic width (emitted continuously while the slider is dragged).
+    for the automatic width (emitted continuously while the slider is dragged); ``smartRadiusChanged``
+    whether automatic trimaps widen their band over hair; ``refineRequested`` for Refine with Strokes.
     """
 
     toolChanged = Signal(str)
@@ -107,13 +112,15 @@ class ToolOptionsPanel(QWidget):
     brushSizeChanged = Signal(float)
     opacityChanged = Signal(float)
     bandWidthChanged = Signal(object)
+    smartRadiusChanged = Signal(bool)
+    refineRequested = Signal()
     trimapFromAlphaRequested = Signal()
     invertRequested = Signal()
     clearRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self._tool = "brush"
+        self._tool = "brush"  # the window picks the Rectangle for each new photo
         self._class = FOREGROUND
         layout = compact(QVBoxLayout(self))
 
@@ -213,17 +220,53 @@ class ToolOptionsPanel(QWidget):
         )
         for w in (band_label, self._band_slider, self._band_spin):
             w.setToolTip(band_tip)
-        self._band_auto.setToolTip(_tooltip("Automatic band", None, "1 % of the photo's diagonal, at least 4 px."))
+        self._band_auto.setToolTip(
+            _tooltip("Automatic band", None, "1 % of the photo's diagonal, at least 4 px. Typing or dragging a width fixes it instead.")
+        )
         self._band_slider.valueChanged.connect(self._user_set_band)
         self._band_spin.valueChanged.connect(self._user_set_band)
         self._band_auto.toggled.connect(self._user_set_band_auto)
+        # Says what a typed width did to Auto (it fixes the width) and how to get the automatic one back.
+        self._band_note = QLabel("")
+        self._band_note.setWordWrap(True)
+        note_policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        note_policy.setHeightForWidth(True)
+        self._band_note.setSizePolicy(note_policy)
+        self._band_note.setStyleSheet("color: palette(mid);")
+        self._smart = QCheckBox("Smart radius")
+        self._smart.setChecked(True)
+        self._smart.setToolTip(
+            _tooltip(
+                "Smart radius",
+                None,
+                "Widen the band where the edge is hair, fur or other fine structure (where the colours on either "
+                "side of the outline mix) and keep it narrow along hard edges. Applies to trimaps made with the "
+                "Rectangle.",
+            )
+        )
+        self._smart.toggled.connect(self.smartRadiusChanged)
         grid.addWidget(band_label, 4, 0)
         grid.addWidget(self._band_slider, 4, 1)
         grid.addWidget(self._band_spin, 4, 2)
-        grid.addWidget(self._band_auto, 5, 1)
+        band_options = compact(QHBoxLayout(), 0)
+        band_options.addWidget(self._band_auto)
+        band_options.addWidget(self._smart)
+        band_options.addStretch(1)
+        grid.addLayout(band_options, 5, 0, 1, 3)
+        grid.addWidget(self._band_note, 6, 0, 1, 3)
         layout.addLayout(grid)
 
         buttons = compact(QGridLayout(), 0)
+        self._refine_button = QPushButton("Refine with Strokes")
+        self._refine_button.setToolTip(
+            _tooltip(
+                "Refine with strokes",
+                None,
+                "Run the Rectangle's GrabCut again, steered by the Foreground and Background you painted since: "
+                "paint a few strokes on what it got wrong, then click here.",
+            )
+        )
+        self._refine_button.clicked.connect(self.refineRequested)
         self._from_alpha_button = QPushButton("Trimap from alpha")
         self._from_alpha_button.setToolTip(
             _tooltip("Trimap from alpha", None, "Rebuild the trimap from the current matte: soft alpha and the "
@@ -240,11 +283,12 @@ class ToolOptionsPanel(QWidget):
         invert_button.clicked.connect(self._invert_action.trigger)
         self._invert_action.triggered.connect(self.invertRequested)
         self._clear_button.clicked.connect(self.clearRequested)
-        for b in (self._from_alpha_button, invert_button, self._clear_button):
+        for b in (self._refine_button, self._from_alpha_button, invert_button, self._clear_button):
             b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        buttons.addWidget(self._from_alpha_button, 0, 0, 1, 2)
-        buttons.addWidget(invert_button, 1, 0)
-        buttons.addWidget(self._clear_button, 1, 1)
+        buttons.addWidget(self._refine_button, 0, 0, 1, 2)
+        buttons.addWidget(self._from_alpha_button, 1, 0, 1, 2)
+        buttons.addWidget(invert_button, 2, 0)
+        buttons.addWidget(self._clear_button, 2, 1)
         layout.addLayout(buttons)
         layout.addStretch(1)
 
@@ -253,6 +297,7 @@ class ToolOptionsPanel(QWidget):
         self.set_auto_band_width(10)
         self.set_band_width(None)
         self.set_alpha_available(False)
+        self.set_refine_available(False)
         self._update_enabled()
 
     # -- construction helpers ----------------------------------------------------------------------
@@ -343,10 +388,10 @@ class ToolOptionsPanel(QWidget):
             self.bandWidthChanged.emit(int(self._band_spin.value()))
 
     def _update_enabled(self) -> None:
-        brush = self._tool == "brush"
+        brush = self._tool in ("brush", "refine")
         for w in (self._size_label, self._size_slider, self._size_spin):
             w.setEnabled(brush)
-        paints = self._tool in ("brush", "lasso", "fill")
+        paints = self._tool in ("brush", "lasso", "fill")  # Refine Edge always paints Unknown
         for action in self._class_actions.values():
             action.setEnabled(paints)
         self._swap_action.setEnabled(paints)
@@ -367,6 +412,9 @@ class ToolOptionsPanel(QWidget):
             self._band_slider.setValue(px)
             self._band_spin.setValue(px)
             self._band_auto.setChecked(auto)
+        self._band_auto.setText(f"Auto ({self._auto_band} px)")
+        self._band_note.setText("" if auto else f"Fixed at {px} px. Tick Auto for {self._auto_band} px, 1 % of this photo's diagonal.")
+        self._band_note.setVisible(not auto)
 
     # -- setters (silent) and getters ----------------------------------------------------------------
     def set_tool(self, tool: str) -> None:
@@ -416,8 +464,8 @@ class ToolOptionsPanel(QWidget):
     def set_auto_band_width(self, px: int) -> None:
         """What "Auto" means for the current photo (``trimap.default_band_width``), shown while Auto is on."""
         self._auto_band = min(max(int(px), BAND_MIN), BAND_MAX)
-        if self._band_auto.isChecked():
-            self._show_band(self._auto_band, auto=True)
+        auto = self._band_auto.isChecked()
+        self._show_band(self._auto_band if auto else self._band_spin.value(), auto=auto)
 
     def band_width(self) -> int | None:
         return None if self._band_auto.isChecked() else int(self._band_spin.value())
@@ -425,3 +473,20 @@ class ToolOptionsPanel(QWidget):
     def set_alpha_available(self, available: bool) -> None:
         """"Trimap from alpha" needs a matte to work from."""
         self._from_alpha_button.setEnabled(available)
+
+    def set_refine_available(self, available: bool) -> None:
+        """"Refine with Strokes" needs a Rectangle trimap and strokes painted over it."""
+        self._refine_button.setEnabled(available)
+
+    def refine_available(self) -> bool:
+        return self._refine_button.isEnabled()
+
+    def band_note(self) -> str:
+        return self._band_note.text() if not self._band_auto.isChecked() else ""
+
+    def set_smart_radius(self, on: bool) -> None:
+        with QSignalBlocker(self._smart):
+            self._smart.setChecked(bool(on))
+
+    def smart_radius(self) -> bool:
+        return self._smart.isChecked()

@@ -13,7 +13,8 @@ import numpy as np
 
 from matteapp.document.paint import Patch
 from matteapp.document.state import TrimapEdit
-from matteapp.engine.trimap import BACKGROUND, FOREGROUND, UNKNOWN, trimap_from_grabcut_mask, trimap_from_mask
+from matteapp.engine.smart_trimap import smart_unknown
+from matteapp.engine.trimap import BACKGROUND, FOREGROUND, UNKNOWN, default_band_width, trimap_from_grabcut_mask, trimap_from_mask
 from matteapp.io.export import alpha_to_uint8
 
 MAX_SOURCE_STEPS = 16
@@ -31,9 +32,10 @@ class AutoTrimapSource:
     """What an automatic trimap was made from, so that its unknown band can be laid again at another width.
 
     ``kind`` "grabcut": the :func:`~matteapp.engine.trimap.grabcut_mask` of ``rect`` (x, y, w, h), kept as
-    ``packed_mask`` (``np.packbits``: 6 MB for 50 MP rather than 50); ``kind`` "alpha": ``alpha``, a run's
-    matte as uint8 (h, w) at the size it ran at.  ``size``: (H, W) of the photo.  Undo keeps a few of these
-    alive, hence the compact forms.
+    ``packed_mask`` (``np.packbits``: 6 MB for 50 MP rather than 50), with ``smart``: its band widens over
+    hair (:func:`~matteapp.engine.smart_trimap.smart_unknown`, which needs the photo); ``kind`` "alpha":
+    ``alpha``, a run's matte as uint8 (h, w) at the size it ran at.  ``size``: (H, W) of the photo.  Undo
+    keeps a few of these alive, hence the compact forms.
     """
 
     kind: str
@@ -41,11 +43,12 @@ class AutoTrimapSource:
     rect: tuple[int, int, int, int] | None = None
     packed_mask: np.ndarray | None = None
     alpha: np.ndarray | None = None
+    smart: bool = False
 
     @classmethod
-    def from_grabcut(cls, rect: tuple[int, int, int, int], mask: np.ndarray) -> AutoTrimapSource:
+    def from_grabcut(cls, rect: tuple[int, int, int, int], mask: np.ndarray, smart: bool = False) -> AutoTrimapSource:
         """From an H×W bool mask."""
-        return cls("grabcut", mask.shape, rect=tuple(rect), packed_mask=np.packbits(mask, axis=None))
+        return cls("grabcut", mask.shape, rect=tuple(rect), packed_mask=np.packbits(mask, axis=None), smart=smart)
 
     @classmethod
     def from_alpha(cls, alpha: np.ndarray, size: tuple[int, int]) -> AutoTrimapSource:
@@ -69,12 +72,22 @@ def split_scribbles(scribbles: np.ndarray | None) -> tuple[np.ndarray | None, np
     )
 
 
-def trimap_from_source(source: AutoTrimapSource, band_width: int | None, scribbles: np.ndarray | None = None) -> np.ndarray:
+def trimap_from_source(
+    source: AutoTrimapSource,
+    band_width: int | None,
+    scribbles: np.ndarray | None = None,
+    image: np.ndarray | None = None,
+) -> np.ndarray:
     """H×W uint8 trimap of ``source`` with an unknown band of ``band_width`` px and the hand-painted
-    ``scribbles`` (uint8 H×W of :data:`SCRIBBLE_CODE`, or None) forced on top."""
+    ``scribbles`` (uint8 H×W of :data:`SCRIBBLE_CODE`, or None) forced on top.  A smart source's band
+    widens over hair when the photo (``image``, H×W×3 uint8) is given."""
     fg, bg, unknown = split_scribbles(scribbles)
     if source.kind == "grabcut":
-        trimap = trimap_from_grabcut_mask(source.mask(), source.rect, band_width, fg, bg)
+        mask = source.mask()
+        wider = None
+        if source.smart and image is not None:
+            wider = smart_unknown(image, mask, band_width or default_band_width(*mask.shape))
+        trimap = trimap_from_grabcut_mask(mask, source.rect, band_width, fg, bg, wider)
     elif source.kind == "alpha":
         height, width = source.size
         alpha = source.alpha

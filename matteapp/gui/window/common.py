@@ -4,7 +4,7 @@ user is told things (message boxes, the status bar)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox, QWidget
 
 from matteapp.document.state import MatteDocument
 from matteapp.engine.trimap import BACKGROUND, FOREGROUND, UNKNOWN
+from matteapp.gui.widgets.notice_bar import NoticeBar
 
 log = logging.getLogger(__name__)
 
@@ -57,16 +58,34 @@ class Menus:
 
 
 class Messages:
-    """Non-modal message boxes over ``window`` (it stays usable) and its status bar.
+    """Non-modal message boxes over ``window`` (it stays usable), its notice bar and its status bar.
 
     :attr:`last_error` / :attr:`last_message` keep the text of the last error and information shown, for
     scripts and tests (the boxes do not block)."""
 
-    def __init__(self, window: QMainWindow):
+    def __init__(self, window: QMainWindow, notice_bar: NoticeBar | None = None):
         self._window = window
+        self._notice_bar = notice_bar
         self._box: QMessageBox | None = None
         self.last_error: str | None = None
         self.last_message: str | None = None
+
+    def notice(
+        self,
+        text: str,
+        actions: Sequence[tuple[str, Callable[[], None]]] = (),
+        kind: str = "info",
+        timeout_ms: int | None = None,
+    ) -> None:
+        """News that needs no answer (an export done, a file opened with a problem): the notice bar across
+        the window, with buttons for what may follow; never a box that must be dismissed first."""
+        self.last_message = text
+        if kind == "warning":
+            log.info("notice: %s", text)
+        if self._notice_bar is None:
+            self.status(text, STATUS_MS)
+        else:
+            self._notice_bar.show_notice(text, actions, kind, timeout_ms)
 
     def error(self, title: str, message: str) -> None:
         self.last_error = message

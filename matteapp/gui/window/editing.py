@@ -3,6 +3,7 @@ with its band width and its refinement by scribbles, invert, clear, trimap impor
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -38,12 +39,15 @@ class TrimapPart(QObject):
     Signals, for the window to route: ``viewWanted(mode)`` (the tools paint the trimap: show it),
     ``strokeActive(bool)`` when a brush stroke begins and ends (one stroke is one change, however many
     pixels it paints along the way), ``trimapTaskStarting()`` just before GrabCut or re-banding is queued
-    on the worker.  :meth:`confirm_clear` is the question before clearing; tests answer it instead.
+    on the worker, ``refineEdgeRequested((x, y, w, h))`` when a Refine Edge stroke ends, with the photo
+    rectangle it painted.  :meth:`confirm_clear` and :meth:`ask_replace_trimap` are the questions before
+    clearing and before a new rectangle replaces hand-made work; tests answer them instead.
     """
 
     viewWanted = Signal(str)
     strokeActive = Signal(bool)
     trimapTaskStarting = Signal()
+    refineEdgeRequested = Signal(tuple)
 
     def __init__(self, window: QMainWindow, canvas: ImageCanvas, tool_panel: ToolOptionsPanel, tasks: TaskRunner, messages: Messages):
         super().__init__(window)
@@ -59,6 +63,7 @@ class TrimapPart(QObject):
         self._stroking = False
         self._stroke_edit: TrimapEdit | None = None
         self._stroke_last = (0.0, 0.0)
+        self._stroke_box: list[float] | None = None  # x0, y0, x1, y1 the stroke has painted, photo px
         self._band_edit: TrimapEdit | None = None
         self._band_pending = False
 
@@ -77,6 +82,8 @@ class TrimapPart(QObject):
         tool_panel.brushSizeChanged.connect(lambda diameter: canvas.set_brush_radius(max(paint.MIN_RADIUS, diameter / 2)))
         tool_panel.opacityChanged.connect(canvas.set_overlay_opacity)
         tool_panel.bandWidthChanged.connect(self._on_band_width)
+        tool_panel.smartRadiusChanged.connect(self._on_smart_radius)
+        tool_panel.refineRequested.connect(self.refine_auto_trimap)
         tool_panel.trimapFromAlphaRequested.connect(self.trimap_from_alpha)
         tool_panel.invertRequested.connect(self.invert_trimap)
         tool_panel.clearRequested.connect(self.clear_trimap)
@@ -130,6 +137,12 @@ class TrimapPart(QObject):
             self.tool_panel.set_auto_band_width(default_band_width(height, width))
             self.tool_panel.set_band_width(doc.settings["band_width"])
             self.tool_panel.set_alpha_available(doc.alpha is not None)
+            if not doc.has_hints:
+                # A new photo starts where Photoshop's Select Subject and GIMP's Foreground Select do: with
+                # the rectangle around the subject, not with a brush whose first click paints Foreground.
+                self.tool_panel.set_tool("rect")
+                self.canvas.set_tool("rect")
+        self._update_next_step()
         self.tool_panel.setEnabled(doc is not None)
         for action in (self.action_import_trimap, self.action_invert, self.action_clear):
             action.setEnabled(doc is not None)
@@ -140,6 +153,16 @@ class TrimapPart(QObject):
             doc = self.doc
             self.tool_panel.set_alpha_available(doc.alpha is not None and doc.result is not None)
             self._update_source_actions()
+        elif event == "trimap":
+            self._update_next_step()
+
+    def _update_next_step(self) -> None:
+        """The hint on the canvas while the photo has no trimap yet: what to do first."""
+        doc = self.doc
+        text = None
+        if doc is not None and not doc.has_hints:
+            text = "Next: drag a rectangle around the subject (R) — or paint it with the Brush (B), Foreground (1)"
+        self.canvas.set_notice("next step", text)
 
     # ================================================================================== painting
 
@@ -174,16 +197,19 @@ class TrimapPart(QObject):
         self._update_source_actions()
 
     def _paint_value(self) -> int:
-        return self.tool_panel.trimap_class()
+        return UNKNOWN if self.tool_panel.tool() == "refine" else self.tool_panel.trimap_class()
 
     def _on_tool_changed(self, tool: str) -> None:
         self.canvas.set_tool(self._canvas_tool(tool))
-        if tool != "pan" and self.doc is not None and self.canvas.view_mode != "trimap":
-            self.viewWanted.emit("trimap")  # the tools paint the trimap: show it
+        doc = self.doc
+        # the tools paint the trimap: show it — but a rectangle on a photo without a trimap yet is drawn
+        # over the photo itself, not over a trimap that is background everywhere
+        if tool != "pan" and doc is not None and self.canvas.view_mode != "trimap" and (tool != "rect" or doc.has_hints):
+            self.viewWanted.emit("trimap")
 
     @staticmethod
     def _canvas_tool(tool: str) -> str:
-        return "none" if tool == "pan" else tool
+        return {"pan": "none", "refine": "brush"}.get(tool, tool)
 
     def _on_stroke_started(self, x: float, y: float) -> None:
         if self.doc is None:
@@ -194,6 +220,7 @@ class TrimapPart(QObject):
         self.strokeActive.emit(True)
         self._stroke_edit = None
         self._stroke_last = (x, y)
+        self._stroke_box = [x, y, x, y]
         self._stroke_segment([(x, y)])
 
     def _on_stroke_moved(self, x: float, y: float) -> None:
@@ -201,6 +228,8 @@ class TrimapPart(QObject):
             return
         points = [self._stroke_last, (x, y)]
         self._stroke_last = (x, y)
+        box = self._stroke_box
+        box[0], box[1], box[2], box[3] = min(box[0], x), min(box[1], y), max(box[2], x), max(box[3], y)
         self._stroke_segment(points)
 
     def _stroke_segment(self, points: list[tuple[float, float]]) -> None:
@@ -213,8 +242,17 @@ class TrimapPart(QObject):
         if not self._stroking:
             return
         self._stroking = False
+        painted = self._stroke_edit is not None
         self._stroke_edit = None
         self.strokeActive.emit(False)
+        if painted and self.tool_panel.tool() == "refine" and self.doc is not None:
+            radius = max(paint.MIN_RADIUS, self.tool_panel.brush_size() / 2)
+            height, width = self.doc.size
+            x0, y0, x1, y1 = self._stroke_box
+            x0, y0 = max(0, int(x0 - radius)), max(0, int(y0 - radius))
+            x1, y1 = min(width, int(x1 + radius) + 1), min(height, int(y1 + radius) + 1)
+            if x1 > x0 and y1 > y0:
+                self.refineEdgeRequested.emit((x0, y0, x1 - x0, y1 - y0))
 
     def _on_polygon(self, points: list) -> None:
         if self.doc is None:
@@ -303,13 +341,50 @@ class TrimapPart(QObject):
 
     def _update_source_actions(self) -> None:
         source = self.auto.source
-        self.action_refine.setEnabled(source is not None and source.kind == "grabcut" and self.auto.scribbles is not None)
+        refinable = source is not None and source.kind == "grabcut" and self.auto.scribbles is not None
+        self.action_refine.setEnabled(refinable)
+        self.tool_panel.set_refine_available(refinable)
         doc = self.doc
         self.action_from_alpha.setEnabled(doc is not None and doc.alpha is not None and doc.result is not None)
 
     def _on_rect(self, rect: tuple) -> None:
-        if self.doc is not None:
-            self.make_auto_trimap(tuple(int(v) for v in rect))
+        doc = self.doc
+        if doc is None:
+            return
+        rect = tuple(int(v) for v in rect)
+        corrected = self.auto.scribbles is not None  # strokes painted over the last automatic trimap
+        handmade = self.auto.source is None and doc.has_hints  # painted or imported without a rectangle
+        if corrected or handmade:
+            # Replacing them is one Ctrl+Z away, but nobody expects a second rectangle to wipe them out.
+            answer = self.ask_replace_trimap(keep_possible=corrected)
+            if answer == "cancel":
+                return
+            if answer == "keep":
+                self._grabcut(rect, scribbles=self.auto.scribble_copy(), label="Auto trimap")
+                return
+        self.make_auto_trimap(rect)
+
+    def ask_replace_trimap(self, keep_possible: bool) -> str:
+        """"keep" (a new rectangle, with the strokes painted so far), "replace" or "cancel"."""
+        box = QMessageBox(self.window)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Replace the trimap?")
+        if keep_possible:
+            box.setText("Keep your brush corrections in the new automatic trimap?")
+            box.setInformativeText("The new rectangle replaces the old one; your Foreground, Background and Unknown strokes can stay on top of it.")
+            keep = box.addButton("Keep Corrections", QMessageBox.ButtonRole.AcceptRole)
+        else:
+            box.setText("Replace the trimap you painted with an automatic one from this rectangle?")
+            box.setInformativeText("You can undo this (Ctrl+Z).")
+            keep = None
+        replace = box.addButton("Replace" if keep_possible else "Replace Trimap", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(keep or replace)
+        box.exec()
+        clicked = box.clickedButton()
+        if keep is not None and clicked is keep:
+            return "keep"
+        return "replace" if clicked is replace else "cancel"
 
     def make_auto_trimap(self, rect: tuple[int, int, int, int]) -> None:
         """GrabCut inside ``rect`` (x, y, w, h photo pixels) on the worker, then the trimap with the current
@@ -327,13 +402,14 @@ class TrimapPart(QObject):
         doc = self.doc
         rgb, band, serial = doc.rgb, self._band_width(), self.auto.serial
         band_setting = doc.settings["band_width"]
+        smart = self.tool_panel.smart_radius()
 
         def task():
             fg, bg, _ = split_scribbles(scribbles)
             mask = grabcut_mask(rgb, rect, fg, bg)
-            source = AutoTrimapSource.from_grabcut(rect, mask)
+            source = AutoTrimapSource.from_grabcut(rect, mask, smart=smart)
             del mask
-            return source, trimap_from_source(source, band, scribbles)
+            return source, trimap_from_source(source, band, scribbles, rgb)
 
         def done(value) -> None:
             if doc is not self.doc:
@@ -353,6 +429,8 @@ class TrimapPart(QObject):
             auto.log_change(edit, before, auto.snapshot(band_setting))
             if band != self._band_width() or painted_meanwhile:
                 self._regenerate_band()
+            if self.canvas.view_mode in ("photo", "trimap"):
+                self.viewWanted.emit("trimap")
             self.messages.status(f"{label} ready — adjust the Unknown band, or paint corrections and Refine", STATUS_MS)
 
         self._start_trimap_task("auto trimap", task, done, "GrabCut on a 512-px copy")
@@ -392,6 +470,15 @@ class TrimapPart(QObject):
         if self.auto.source is not None:
             self._regenerate_band()
 
+    def _on_smart_radius(self, on: bool) -> None:
+        source = self.auto.source
+        if self.doc is None or source is None or source.kind != "grabcut" or source.smart == on:
+            return
+        # the same GrabCut mask, banded the other way; undo brings the previous source back with the trimap
+        self.auto.source = dataclasses.replace(source, smart=on)
+        self.auto.serial += 1
+        self._regenerate_band()
+
     def _regenerate_band(self) -> None:
         """Lay the automatic trimap's unknown band again at the current width (off the GUI thread).
 
@@ -406,6 +493,7 @@ class TrimapPart(QObject):
         self._band_pending = False
         band, serial, scribbles = self._band_width(), self.auto.serial, self.auto.scribble_copy()
         band_setting = doc.settings["band_width"]
+        rgb = doc.rgb
 
         def done(trimap) -> None:
             auto = self.auto
@@ -421,7 +509,7 @@ class TrimapPart(QObject):
             if band != self._band_width() or serial != auto.serial:
                 self._regenerate_band()  # the slider moved on, or strokes came in, while this ran
 
-        self._start_trimap_task("band", lambda: trimap_from_source(source, band, scribbles), done, f"unknown band {band} px")
+        self._start_trimap_task("band", lambda: trimap_from_source(source, band, scribbles, rgb), done, f"unknown band {band} px")
 
     def resume_pending_band(self) -> None:
         """The window's task has ended: lay the band that waited for it."""

@@ -6,7 +6,8 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSettings, QTimer, Signal
+from PySide6.QtCore import QObject, QSettings, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QDialog, QFileDialog, QMainWindow
 
 from matteapp.document.export_plan import ExportPlan, run_export
@@ -110,10 +111,16 @@ class ExportPart(QObject):
             return run_export(plan, rgb, alpha, trimap, routing, icc, dpi, progress=relay, cancel=cancel)
 
         def done(paths: list[Path]) -> None:
-            names = "\n".join(f"  {Path(p).name}" for p in paths)
-            folder = Path(paths[0]).parent if paths else ""
-            self.messages.info("Export finished", f"Wrote {len(paths)} file{'s' if len(paths) != 1 else ''} to {folder}:\n\n{names}")
-            self.messages.status(f"Exported {len(paths)} file{'s' if len(paths) != 1 else ''} to {folder}", STATUS_MS)
+            # A notice, not a box: success needs no answer, and the next thing to do is often to look at the files.
+            names = ", ".join(Path(p).name for p in paths)
+            folder = Path(paths[0]).parent if paths else Path()
+            count = f"{len(paths)} file{'s' if len(paths) != 1 else ''}"
+            self.messages.notice(
+                f"Exported {count} to {folder}: {names}",
+                [("Show in Folder", lambda: self.show_in_folder(folder))],
+                kind="success",
+            )
+            self.messages.status(f"Exported {count} to {folder}", STATUS_MS)
             self.exportFinished.emit([Path(p) for p in paths])
 
         return self.tasks.start(
@@ -124,6 +131,10 @@ class ExportPart(QObject):
             with_cancel=True,
             message=", ".join(p.name for p in outputs.values()),
         )
+
+    def show_in_folder(self, folder: Path) -> bool:
+        """Open ``folder`` in the system's file manager (Finder, Explorer, Files…)."""
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     def export_trimap(self, path: str | Path | None = None) -> None:
         """Write the trimap as an 8-bit gray PNG (the file dialog has confirmed any replacement)."""

@@ -32,7 +32,7 @@ from matteapp.gui.widgets.empty_state import EmptyState
 from matteapp.gui.window.common import STATUS_MS, Menus, Messages, make_action
 from matteapp.gui.window.tasks import TaskRunner
 from matteapp.io.export import OutputExistsError
-from matteapp.io.images import SAMPLE_PHOTO, LoadedImage, load_image
+from matteapp.io.images import SAMPLE_PHOTO, ImageLoadError, LoadedImage, load_image, probe_image
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,25 @@ def open_project_or_missing(path: Path, photo: Path | None = None) -> MatteDocum
         if photo is None and project_photo_missing(path):
             return MissingPhoto(path, str(exc))
         raise
+
+
+def unreadable_reason(path: Path) -> str | None:
+    """Why ``path`` cannot be opened, as a sentence, when its header already says so; None when it looks
+    like a photo or project matteapp reads (damage deeper inside shows when it is loaded)."""
+    if path.suffix.lower() != PROJECT_SUFFIX:
+        try:
+            probe_image(path)
+        except ImageLoadError as exc:
+            return str(exc)
+        return None
+    if not path.is_file():
+        return f"Cannot open {path.name}: there is no file at {path}."
+    try:
+        with zipfile.ZipFile(path) as archive:
+            json.loads(archive.read(MANIFEST))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return f"Cannot open {path.name}: it is not a matteapp project, or the file is damaged."
+    return None
 
 
 class FilesPart(QObject):
@@ -172,12 +191,25 @@ class FilesPart(QObject):
     # ================================================================================ opening
 
     def open_dialog(self) -> None:
-        """Ask for a photo or a project and open it."""
-        start = str(self.settings.value("paths/open", str(Path.home())))
-        path, _ = QFileDialog.getOpenFileName(self.window, "Open photo or project", start, OPEN_FILTER)
+        """Ask for a photo or a project and open it, starting in the folder of the last file opened."""
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open photo or project", self.open_folder(), OPEN_FILTER)
         if path:
-            self.settings.setValue("paths/open", str(Path(path).parent))
             self.open_path(path)
+
+    def open_folder(self) -> str:
+        """Where the Open dialog starts: the folder of the last file opened (by any means, as Photoshop and
+        GIMP do), else the current photo's, else the home folder."""
+        remembered = self.settings.value("paths/open", "")
+        if remembered and Path(str(remembered)).is_dir():
+            return str(remembered)
+        doc = self.doc
+        if doc is not None and Path(doc.image.path).parent.is_dir():
+            return str(Path(doc.image.path).parent)
+        return str(Path.home())
+
+    def _remember_folder(self, path: Path) -> None:
+        if Path(path).resolve() != SAMPLE_PHOTO.resolve():  # the sample lives among the app's own files
+            self.settings.setValue("paths/open", str(Path(path).resolve().parent))
 
     def open_sample(self) -> None:
         self.open_path(SAMPLE_PHOTO)
@@ -189,6 +221,13 @@ class FilesPart(QObject):
         document; True once loading has started.
         """
         path = Path(path)
+        # A file that cannot be opened is said so at once: asking first whether to save the current work
+        # would be a question about nothing.
+        problem = unreadable_reason(path)
+        if problem is not None:
+            title = "Cannot open the project" if path.suffix.lower() == PROJECT_SUFFIX else "Cannot open the photo"
+            self.messages.error(title, problem)
+            return False
         if not self.may_replace("open another file"):
             return False
         self.aboutToOpen.emit()
@@ -202,7 +241,10 @@ class FilesPart(QObject):
         def opened(image: LoadedImage) -> None:
             self.documentOpened.emit(MatteDocument(image))
             self._add_recent_file(path)
+            self._remember_folder(path)
             self.messages.status(f"Opened {path.name} ({image.size[0]:,} × {image.size[1]:,} px)", STATUS_MS)
+            if image.warnings:
+                self.messages.notice(" ".join(image.warnings), kind="warning")
 
         self.tasks.start(
             "open",
@@ -225,6 +267,7 @@ class FilesPart(QObject):
             self._owns_autosave = recovered  # saving or discarding the recovered work deletes it
             if remember:
                 self._add_recent_file(path)
+                self._remember_folder(path)
             self.messages.status(f"Recovered unsaved work on {Path(value.image.path).name}" if recovered else f"Opened {path.name}", STATUS_MS)
 
         self.tasks.start(

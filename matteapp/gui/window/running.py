@@ -8,11 +8,13 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from PySide6.QtWidgets import QDialog, QLabel, QMainWindow
 
 from matteapp.document.state import MatteDocument
-from matteapp.engine.session import SessionResult, global_attention_savings
+from matteapp.engine.local import rematte_region, rematte_region_closed_form
+from matteapp.engine.session import SessionResult, downscale_pair, global_attention_savings
 from matteapp.gui.canvas import ImageCanvas
 from matteapp.gui.model_dialog import ModelDialog
 from matteapp.gui.widgets import RoutingPanel, RunPanel
@@ -25,6 +27,8 @@ from matteapp.gui.model_choice import default_model, origin_of
 log = logging.getLogger(__name__)
 
 AUTO_RUN_DELAY_MS = 700
+ESTIMATE_INTERVAL_MS = 250
+"""How often the progress bar and the time left are re-estimated between the engine's own events."""
 
 
 class RunPart(QObject):
@@ -79,6 +83,14 @@ class RunPart(QObject):
         self._model_info: ModelInfo | None = None
         self._model_request: tuple[str | None, bool, tuple[str, str] | None] | None = None
         self._model_origin: tuple[str, str] | None = None  # why this model runs: ("bundled", the whole reason)
+        self._estimator = None
+        self._summary_before_run = ""
+
+        # Between events (a routed block's global attention can run for ten seconds and more) the bar
+        # follows the run's time estimate instead of standing still.
+        self._estimate_timer = QTimer(self)
+        self._estimate_timer.setInterval(ESTIMATE_INTERVAL_MS)
+        self._estimate_timer.timeout.connect(self._show_estimate)
 
         self._auto_run_timer = QTimer(self)
         self._auto_run_timer.setSingleShot(True)
@@ -96,6 +108,7 @@ class RunPart(QObject):
         k.modelLoading.connect(self._on_model_loading)
         k.modelReady.connect(self._on_model_ready)
         k.modelFailed.connect(self._on_model_failed)
+        k.timing.connect(self._on_run_timing)
         k.progress.connect(self._on_run_progress)
         k.routing.connect(self._on_run_routing)
         k.alphaTile.connect(self._on_run_alpha_tile)
@@ -129,6 +142,7 @@ class RunPart(QObject):
         self.doc = doc
         self._run_id = None
         self._before_run = None
+        self._stop_estimates()
         self._held = self._changed_while_held = False
         self._auto_run_timer.stop()
         if doc is not None:
@@ -218,11 +232,17 @@ class RunPart(QObject):
         )
         if self._run_id is None:
             self._before_run = (doc.result, doc.previous_alpha)  # what a cancel or a failure restores
+            self._summary_before_run = self.run_panel.summary()
         self._auto_run_timer.stop()
+        self._stop_estimates()
         self._run_id = self.controller.submit(request)
         self._run_preview, self._run_auto = preview, auto
         self.runActive.emit(True)
-        doc.begin_results(request.work_size, None, preview)
+        # the last result stays on screen (scaled to the new size) until this run's tiles replace it
+        kept_preview = doc.alpha is not None and doc.alpha_is_preview and not preview
+        doc.begin_results(request.work_size, None, preview, keep_alpha=True)
+        if kept_preview:
+            self.canvas.set_notice("run", "Showing the preview until the full-resolution tiles replace it")
         info = self._model_info
         routed = settings["engine"] == "mematte" and (info is None or info.routed)
         if not auto and routed and self.canvas.view_mode in ("photo", "trimap"):
@@ -230,8 +250,59 @@ class RunPart(QObject):
         h, w = request.work_size
         what = f"{'preview' if preview else 'full resolution'}, {w:,} × {h:,} px"
         self.run_panel.set_progress("starting", 0.0, what)
+        self.run_panel.set_summary("")  # the last run's line would read as this one's
         self.messages.status(f"Matting ({what}) — Esc cancels")
         return self._run_id
+
+    def refine_edge(self, rect: tuple[int, int, int, int]) -> int | None:
+        """Matte again the photo rectangle (x, y, w, h) a Refine Edge stroke painted Unknown, with the engine
+        of the result on screen, and blend it in (:mod:`matteapp.engine.local`); returns the task serial.
+
+        Without a result there is nothing to refine: the stroke has marked the area for the next run."""
+        doc = self.doc
+        result = None if doc is None else doc.result
+        if result is None or self._run_id is not None:
+            self.messages.status("Marked as Unknown — the next run mattes it (Preview: Ctrl+Return)", STATUS_MS)
+            return None
+        height, width = doc.size
+        work_h, work_w = result.alpha.shape
+        sx, sy = work_w / width, work_h / height
+        x, y, w, h = rect
+        region = (
+            max(0, int(y * sy)), min(work_h, int(np.ceil((y + h) * sy))),
+            max(0, int(x * sx)), min(work_w, int(np.ceil((x + w) * sx))),
+        )  # fmt: skip
+        if region[1] <= region[0] or region[3] <= region[2]:
+            return None
+        # The trimap is copied (painting goes on while the worker reads); the alpha is read in place: only
+        # this task's own answer patches it, on the GUI thread, after the worker is done with it.
+        rgb, trimap, alpha = doc.rgb, doc.trimap.copy(), result.alpha
+        engine = result.engine
+
+        def task(session, cancel):
+            image, work_trimap = rgb, trimap
+            if (work_h, work_w) != trimap.shape:
+                image, work_trimap = downscale_pair(rgb, trimap, max(work_h, work_w))
+            if engine == "closed-form":
+                return rematte_region_closed_form(image, work_trimap, alpha, region, cancel=cancel)
+            return rematte_region(session.predictor, image, work_trimap, alpha, region, cancel=cancel)
+
+        def done(update) -> None:
+            if self.doc is not doc or doc.result is not result:
+                return  # a run replaced the result meanwhile: it already saw the stroke
+            y0, _, x0, _ = update.window
+            doc.patch_alpha(x0, y0, update.alpha)
+            self.messages.status(f"Edge refined in {update.seconds:.1f} s", STATUS_MS)
+
+        return self.tasks.start(
+            "refine edge",
+            task,
+            done,
+            lambda message: self.messages.error("Refine Edge failed", message),
+            with_cancel=True,
+            with_session=True,
+            message=f"{w:,} × {h:,} px",
+        )
 
     def make_room_for_trimap_task(self) -> None:
         """A trimap task is about to be queued on the worker, behind any run."""
@@ -259,9 +330,33 @@ class RunPart(QObject):
         self.run_panel.set_busy(busy)
         self.action_cancel.setEnabled(busy)
 
-    def _on_run_progress(self, request_id: int, stage: str, fraction: float, message: str) -> None:
+    def _on_run_timing(self, request_id: int, estimator) -> None:
         if request_id == self._run_id:
+            self._estimator = estimator
+            self._estimate_timer.start()
+
+    def _on_run_progress(self, request_id: int, stage: str, fraction: float, message: str) -> None:
+        if request_id != self._run_id:
+            return
+        if self._estimator is None:
             self.run_panel.set_progress(stage, fraction, message)
+        else:
+            self.run_panel.set_progress(stage, self._estimator.estimate()[0], message)
+            self._show_estimate()
+
+    def _show_estimate(self) -> None:
+        estimator = self._estimator
+        if estimator is None or self._run_id is None:
+            return
+        fraction, left = estimator.estimate()
+        self.run_panel.set_fraction(fraction)
+        self.run_panel.set_time_left(left)
+
+    def _stop_estimates(self) -> None:
+        self._estimate_timer.stop()
+        self._estimator = None
+        self.run_panel.set_time_left(None)
+        self.canvas.set_notice("run", None)
 
     def _on_run_routing(self, request_id: int, index: int, keep, probs, grid) -> None:
         doc = self.doc
@@ -283,6 +378,7 @@ class RunPart(QObject):
             return
         self._run_id = None
         self._before_run = None
+        self._stop_estimates()
         self.runActive.emit(False)
         try:
             doc.set_result(result)
@@ -307,12 +403,15 @@ class RunPart(QObject):
     def _show_savings(self, result: SessionResult) -> None:
         info = self._model_info
         if result.block_stats and info is not None and info.num_heads:
-            self.routing_panel.set_savings(global_attention_savings(result, info.num_heads))
+            self.routing_panel.set_savings(global_attention_savings(result, info.num_heads, info.embed_dim))
+        self.routing_panel.set_peak_memory(result.process_peak_bytes, result.peak_scope, result.peak_memory_bytes)
 
     def _restore_before_run(self) -> None:
         doc, before = self.doc, self._before_run
         self._run_id = None
         self._before_run = None
+        self._stop_estimates()
+        self.run_panel.set_summary(self._summary_before_run)  # the restored result's own line
         if doc is None:
             self.runActive.emit(False)
             return
@@ -330,7 +429,7 @@ class RunPart(QObject):
             return
         self._restore_before_run()
         self.runStopped.emit()
-        self.run_panel.set_progress("error", 0.0, message.splitlines()[0] if message else "")
+        self.run_panel.set_progress("error", 0.0, message)
         self.messages.status("Matting failed — trimap kept", STATUS_MS)
         self.messages.error("Out of memory" if kind == "oom" else "Matting failed", f"{message}\n\nThe trimap is unchanged.")
         self.runEnded.emit("failed")

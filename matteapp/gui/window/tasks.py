@@ -26,6 +26,7 @@ TASK_TITLES = {
     "import trimap": "importing trimap",
     "export trimap": "exporting trimap",
     "export": "export",
+    "refine edge": "refining the edge",
 }
 
 
@@ -58,10 +59,12 @@ class TaskRunner(QObject):
         on_error: Callable[[str], None],
         *,
         with_cancel: bool = False,
+        with_session: bool = False,
         message: str = "",
     ) -> int:
         """Run ``fn`` on the worker; ``on_done(value)`` / ``on_error(message)`` on the GUI thread after.
-        ``with_cancel``: ``fn(cancel)`` (see :meth:`MatteController.run_task`).  Returns the task's serial."""
+        ``with_cancel`` / ``with_session``: as :meth:`MatteController.run_task` passes them.  Returns the
+        task's serial."""
         self._serial += 1
         serial = self._serial
         self.kind = kind
@@ -87,11 +90,11 @@ class TaskRunner(QObject):
             try:
                 on_error(text)
             finally:
-                self.run_panel.set_progress("error", 0.0, text.splitlines()[0] if text else "")
+                self.run_panel.set_progress("error", 0.0, text)
                 self.taskFailed.emit(kind, text)
                 self.settled.emit()
 
-        self.controller.run_task(fn, done, failed, with_cancel=with_cancel)
+        self.controller.run_task(fn, done, failed, with_cancel=with_cancel, with_session=with_session)
         self.run_panel.set_progress(TASK_TITLES.get(kind, kind), None, message)
         return serial
 

@@ -137,7 +137,8 @@ class ViewPart(QObject):
             if doc.alpha is not None:
                 self._show_alpha(doc.alpha)
             self._show_routing()
-            self.set_view_mode("cutout" if doc.alpha is not None else "trimap")
+            # A new photo shows the photo itself: its trimap is still Background everywhere, a flat tint
+            self.set_view_mode("cutout" if doc.alpha is not None else "trimap" if doc.has_hints else "photo")
         for action in (*self.view_actions.values(), *self._zoom_actions):
             action.setEnabled(doc is not None)
         self._update_memory_label()
