@@ -246,9 +246,13 @@ def _load_photo(path: Path):
     from matteapp.io.images import ImageLoadError, load_image
 
     try:
-        return load_image(path)
+        loaded = load_image(path)
     except ImageLoadError as exc:
         raise CliError(str(exc)) from None
+    # a truncated file opens as far as it goes: the user must hear that the bottom may be missing
+    for warning in loaded.warnings:
+        print(f"matteapp: warning: {warning}", file=sys.stderr)
+    return loaded
 
 
 def _load_trimap_for(path: Path, photo, resize: bool):
