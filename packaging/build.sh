@@ -56,7 +56,9 @@ cd "$WORK"
 
 step "pyinstaller"
 rm -rf "$DIST"
-"$VENV/bin/pyinstaller" --noconfirm --clean --log-level WARN --distpath "$DIST" --workpath "$WORK/pyinstaller" "$ROOT/packaging/matteapp.spec"
+# No --clean: PyInstaller's cache of binary dependencies saves many minutes of a rebuild, and it notices
+# changed inputs itself.
+"$VENV/bin/pyinstaller" --noconfirm --log-level WARN --distpath "$DIST" --workpath "$WORK/pyinstaller" "$ROOT/packaging/matteapp.spec"
 # The desktop files travel with the bundle: desktop/install-desktop.sh puts this bundle's program in the menu.
 cp -r "$ROOT/packaging/linux" "$APP/desktop"
 built=$(date +%s)

@@ -58,10 +58,15 @@ def _isolated_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def _copy_tree(dest: Path) -> Path:
-    """The project's files without build outputs and venvs: pip builds in the source folder, and a build/
-    left there by an earlier build (or by someone else's) must not leak into the wheel under test."""
-    ignore = shutil.ignore_patterns(".git", ".venv", "build", "dist", "runs", "*.egg-info", "__pycache__", ".pytest_cache", "tests")
-    shutil.copytree(ROOT, dest, ignore=ignore)
+    """What the wheel and sdist are built from (pyproject, MANIFEST.in and what they name), without build
+    outputs: pip builds in the source folder, and a build/ left there by an earlier build (or by someone
+    else's) must not leak into the wheel under test."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    dest.mkdir()
+    for name in ("matteapp", "packaging"):
+        shutil.copytree(ROOT / name, dest / name, ignore=ignore)
+    for name in ("pyproject.toml", "MANIFEST.in", "README.md", "Makefile"):
+        shutil.copy2(ROOT / name, dest / name)
     return dest
 
 
