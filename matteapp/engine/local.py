@@ -102,29 +102,33 @@ def rematte_region(
     Only a window around the region (see :func:`local_window`) goes through the model.  Returns a
     :class:`LocalUpdate`; ``alpha`` is not modified.
     """
+    def run(image_crop, trimap_crop):
+        result = predictor.predict(image_crop, trimap_crop, max_global_tokens=max_global_tokens, cancel=cancel)
+        return result.alpha, result.routed_fraction
+
+    return _blend_local(image, trimap, alpha, region, context, _grid(predictor), feather, run)
+
+
+def _blend_local(image, trimap, alpha, region, context, grid, feather, run) -> LocalUpdate:
+    """The shared part of a local re-matte: check sizes, cut the window, let ``run(image, trimap)`` matte
+    it (→ alpha, routed fraction), feather the result into ``alpha`` and pin the known pixels."""
     if alpha.shape != trimap.shape or image.shape[:2] != trimap.shape:
         raise ValueError(f"image {image.shape[:2]}, trimap {trimap.shape} and alpha {alpha.shape} must have one size")
     t0 = time.perf_counter()
-    window = local_window(region, trimap.shape, max(0, int(context)), _grid(predictor))
+    window = local_window(region, trimap.shape, max(0, int(context)), grid)
     wy0, wy1, wx0, wx1 = window
-    result = predictor.predict(
-        np.ascontiguousarray(image[wy0:wy1, wx0:wx1]),
-        np.ascontiguousarray(trimap[wy0:wy1, wx0:wx1]),
-        max_global_tokens=max_global_tokens,
-        cancel=cancel,
-    )
+    t = np.ascontiguousarray(trimap[wy0:wy1, wx0:wx1])
+    new, routed = run(np.ascontiguousarray(image[wy0:wy1, wx0:wx1]), t)
     weight = feather_weights(window, region, feather)
-    old = alpha[wy0:wy1, wx0:wx1].astype(np.float32)
-    blended = weight * result.alpha + (1.0 - weight) * old
+    blended = weight * new + (1.0 - weight) * alpha[wy0:wy1, wx0:wx1].astype(np.float32)
     # known pixels follow the edited trimap everywhere in the window, ramp or not
-    t = trimap[wy0:wy1, wx0:wx1]
     blended = np.where(t == 0, 0.0, np.where(t == 255, 1.0, blended)).astype(np.float32)
     return LocalUpdate(
         alpha=blended,
         window=window,
         region=tuple(int(v) for v in region),
         seconds=time.perf_counter() - t0,
-        routed_fraction=result.routed_fraction,
+        routed_fraction=routed,
     )
 
 
@@ -146,17 +150,10 @@ def rematte_region_closed_form(
     ``region``, blended in the same way, so that an edit does not mix two engines' mattes."""
     from matteapp.engine.closed_form import closed_form_alpha
 
-    if alpha.shape != trimap.shape or image.shape[:2] != trimap.shape:
-        raise ValueError(f"image {image.shape[:2]}, trimap {trimap.shape} and alpha {alpha.shape} must have one size")
-    t0 = time.perf_counter()
-    window = local_window(region, trimap.shape, max(0, int(context)), 1)
-    wy0, wy1, wx0, wx1 = window
-    t = np.ascontiguousarray(trimap[wy0:wy1, wx0:wx1])
-    new = closed_form_alpha(np.ascontiguousarray(image[wy0:wy1, wx0:wx1]), t, cancel=cancel)
-    weight = feather_weights(window, region, feather)
-    blended = weight * new + (1.0 - weight) * alpha[wy0:wy1, wx0:wx1].astype(np.float32)
-    blended = np.where(t == 0, 0.0, np.where(t == 255, 1.0, blended)).astype(np.float32)
-    return LocalUpdate(blended, window, tuple(int(v) for v in region), time.perf_counter() - t0, float("nan"))
+    def run(image_crop, trimap_crop):
+        return closed_form_alpha(image_crop, trimap_crop, cancel=cancel), float("nan")
+
+    return _blend_local(image, trimap, alpha, region, context, 1, feather, run)
 
 
 __all__ = [
