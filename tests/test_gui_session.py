@@ -359,6 +359,99 @@ def test_the_refine_edge_brush_paints_unknown_and_mattes_under_the_stroke_at_onc
     assert np.array_equal(doc.alpha[:20], before[:20])  # far from the stroke nothing changed
 
 
+def auto_run_on(w):
+    w.run_panel._auto_run.setChecked(True)
+    assert w.doc.settings["auto_run"]
+
+
+def record_edits(doc):
+    """The box (y0, y1, x0, x1) of every trimap pixel changed from now on, as the "trimap" events report it."""
+    boxes = []
+
+    def on_event(event, payload):
+        if event == "trimap":
+            x, y, bw, bh = payload
+            boxes.append((y, y + bh, x, x + bw))
+
+    doc.subscribe(on_event)
+
+    def union():
+        return min(b[0] for b in boxes), max(b[1] for b in boxes), min(b[2] for b in boxes), max(b[3] for b in boxes)
+
+    return union
+
+
+LARGE = (896, 1344)  # 4 × 6 attention windows: a stroke's window is a small part of the photo
+
+
+def test_with_auto_run_a_stroke_on_a_full_result_is_blended_in_at_once_by_a_local_update(qtbot, window, predictor, tmp_path):
+    from matteapp.engine.local import rematte_region
+
+    w = window
+    doc = open_photo(qtbot, w, write_photo(tmp_path / "large.png", size=LARGE))
+    give_hints(qtbot, w, tmp_path)
+    assert run(qtbot, w, preview=False) == "finished"
+    result, before = doc.result, doc.alpha.copy()
+    assert not result.is_preview and before.shape == LARGE
+    auto_run_on(w)
+    edited = record_edits(doc)
+    runs = []
+    w.runEnded.connect(runs.append)
+    pick(w, "brush")
+    w.tool_panel.set_brush_size(20)
+    y, x = 448, 377  # in the unknown band, on the subject's left edge
+    assert doc.trimap[y, x] == UNKNOWN
+    with qtbot.waitSignal(w.taskFinished, timeout=WAIT_MS, check_params_cb=lambda kind: kind == "local update"):
+        drag(qtbot, w, [(x, y), (x + 12, y)])
+    assert doc.trimap[y, x] == FOREGROUND and doc.alpha[y, x] == 1.0
+    # exactly the model's answer for the window around the stroke, blended in; nothing else changed
+    expected = rematte_region(predictor, doc.rgb, doc.trimap, before, edited())
+    assert np.abs(doc.alpha - expected.apply(before)).max() <= 1e-6
+    wy0, wy1, wx0, wx1 = expected.window
+    outside = np.ones(LARGE, bool)
+    outside[wy0:wy1, wx0:wx1] = False
+    assert np.array_equal(doc.alpha[outside], before[outside]) and (wy1 - wy0) * (wx1 - wx0) <= 0.5 * doc.alpha.size
+    # marked until a full run replaces it; the full-resolution result is not traded for a preview
+    assert doc.result is result and not runs
+    assert "local update" in (w.canvas.notice() or "").lower() and "local: 1" in w.run_panel.summary()
+    assert run(qtbot, w, preview=False) == "finished"
+    assert "local update" not in (w.canvas.notice() or "").lower()
+    assert np.abs(doc.alpha - predictor.predict(doc.rgb, doc.trimap).alpha).max() <= 1e-6
+
+
+def test_with_auto_run_a_stroke_on_a_preview_ends_in_a_new_whole_preview(qtbot, window, predictor, tmp_path):
+    w = window
+    doc = open_photo(qtbot, w, write_photo(tmp_path / "subject.png"))
+    give_hints(qtbot, w, tmp_path)
+    assert run(qtbot, w, preview=True) == "finished"
+    auto_run_on(w)
+    pick(w, "brush")
+    w.tool_panel.set_brush_size(6)
+    assert doc.trimap[60, 49] == UNKNOWN
+    outcomes = []
+    w.runEnded.connect(outcomes.append)
+    with qtbot.waitSignal(w.runEnded, timeout=WAIT_MS):
+        drag(qtbot, w, [(49, 60), (51, 60)])
+    assert outcomes == ["finished"] and doc.trimap[60, 49] == FOREGROUND
+    assert np.abs(doc.alpha - predictor.predict(doc.rgb, doc.trimap).alpha).max() <= 1e-6
+    assert "local update" not in (w.canvas.notice() or "").lower()
+
+
+def test_a_local_update_never_cancels_an_export_and_a_large_edit_runs_the_whole_preview(qtbot, window, tmp_path):
+    w = window
+    doc = open_photo(qtbot, w, write_photo(tmp_path / "large.png", size=LARGE))
+    give_hints(qtbot, w, tmp_path)
+    assert run(qtbot, w, preview=False) == "finished"
+    auto_run_on(w)
+    kinds = []
+    w.taskFinished.connect(kinds.append)
+    outcomes = []
+    w.runEnded.connect(outcomes.append)
+    with qtbot.waitSignal(w.runEnded, timeout=WAIT_MS):
+        w.editing.invert_trimap()  # every pixel of the band changes: no window is local
+    assert outcomes == ["finished"] and doc.result.is_preview and "local update" not in kinds
+
+
 # ------------------------------------------------------------------------------------------ files
 
 

@@ -1009,8 +1009,11 @@ class ImageCanvas(QGraphicsView):
         font = QFont(painter.font())
         font.setPixelSize(13)
         painter.setFont(font)
-        width = min(painter.fontMetrics().horizontalAdvance(text) + 24, self.viewport().width() - 24)
-        text = painter.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, int(width) - 24)
+        metrics = painter.fontMetrics()
+        room = self.viewport().width() - 48
+        if metrics.horizontalAdvance(text) > room:  # elide only when it does not fit: at the exact advance
+            text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, room)  # it may round to "…"
+        width = metrics.horizontalAdvance(text) + 24
         box = QRectF((self.viewport().width() - width) / 2, 12, width, 24)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(20, 20, 24, 200))

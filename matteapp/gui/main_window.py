@@ -66,7 +66,8 @@ class MainWindow(QMainWindow):
 
     Signals, for scripts and tests: ``documentChanged(doc)`` once a photo or project is open;
     ``taskFinished(kind)`` / ``taskFailed(kind, message)`` when a background task of the window ends
-    ("open", "auto trimap", "band", "trimap from alpha", "import trimap", "export trimap", "export");
+    ("open", "auto trimap", "band", "trimap from alpha", "import trimap", "export trimap", "export",
+    "refine edge", "local update");
     ``runEnded(outcome)`` with "finished", "failed" or "cancelled"; ``exportFinished(paths)``.
 
     The parts are :attr:`files`, :attr:`editing`, :attr:`running`, :attr:`views`, :attr:`exporting`,

@@ -93,6 +93,7 @@ class ModelInfo:
     routed: bool         # MEMatte (token routing) rather than ViTMatte
     num_heads: int = 0   # attention heads per block, for session.global_attention_savings
     embed_dim: int = 0   # token width, for the memory global attention held
+    attention_grid: int = 224  # px of one attention window (patch × window size): local updates align to it
 
     @classmethod
     def from_predictor(cls, predictor: MattePredictor, source: str | None = None) -> ModelInfo:
@@ -107,6 +108,7 @@ class ModelInfo:
             routed=predictor.is_routed,
             num_heads=int(predictor.config.num_heads),
             embed_dim=int(predictor.config.embed_dim),
+            attention_grid=int(predictor.config.patch_size * predictor.config.window_size),
         )
 
     def describe(self) -> str:

@@ -205,7 +205,21 @@ class TrimapPart(QObject):
         # the tools paint the trimap: show it — but a rectangle on a photo without a trimap yet is drawn
         # over the photo itself, not over a trimap that is background everywhere
         if tool != "pan" and doc is not None and self.canvas.view_mode != "trimap" and (tool != "rect" or doc.has_hints):
-            self.viewWanted.emit("trimap")
+            if not self._paints_over_result(tool):
+                self.viewWanted.emit("trimap")
+
+    def _paints_over_result(self, tool: str) -> bool:
+        """With auto-run on, a stroke updates the matte on screen at once (a local update): the designer
+        keeps watching the matte or the cut-out while painting, as in Select and Mask, instead of being
+        sent to the trimap view."""
+        doc = self.doc
+        return (
+            tool in ("brush", "refine")
+            and doc is not None
+            and doc.result is not None
+            and bool(doc.settings["auto_run"])
+            and self.canvas.view_mode in ("alpha", "cutout", "split")
+        )
 
     @staticmethod
     def _canvas_tool(tool: str) -> str:
@@ -214,7 +228,7 @@ class TrimapPart(QObject):
     def _on_stroke_started(self, x: float, y: float) -> None:
         if self.doc is None:
             return
-        if self.canvas.view_mode != "trimap":
+        if self.canvas.view_mode != "trimap" and not self._paints_over_result(self.tool_panel.tool()):
             self.viewWanted.emit("trimap")
         self._stroking = True
         self.strokeActive.emit(True)
@@ -244,7 +258,8 @@ class TrimapPart(QObject):
         self._stroking = False
         painted = self._stroke_edit is not None
         self._stroke_edit = None
-        self.strokeActive.emit(False)
+        # Refine Edge first: its re-matte covers the stroke, so releasing the auto-run after it finds
+        # nothing left to update locally.
         if painted and self.tool_panel.tool() == "refine" and self.doc is not None:
             radius = max(paint.MIN_RADIUS, self.tool_panel.brush_size() / 2)
             height, width = self.doc.size
@@ -253,6 +268,7 @@ class TrimapPart(QObject):
             x1, y1 = min(width, int(x1 + radius) + 1), min(height, int(y1 + radius) + 1)
             if x1 > x0 and y1 > y0:
                 self.refineEdgeRequested.emit((x0, y0, x1 - x0, y1 - y0))
+        self.strokeActive.emit(False)
 
     def _on_polygon(self, points: list) -> None:
         if self.doc is None:

@@ -13,7 +13,13 @@ from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from PySide6.QtWidgets import QDialog, QLabel, QMainWindow
 
 from matteapp.document.state import MatteDocument
-from matteapp.engine.local import rematte_region, rematte_region_closed_form
+from matteapp.engine.local import (
+    CLOSED_FORM_CONTEXT,
+    DEFAULT_CONTEXT,
+    local_window,
+    rematte_region,
+    rematte_region_closed_form,
+)
 from matteapp.engine.session import SessionResult, downscale_pair, global_attention_savings
 from matteapp.gui.canvas import ImageCanvas
 from matteapp.gui.model_dialog import ModelDialog
@@ -27,6 +33,9 @@ from matteapp.gui.model_choice import default_model, origin_of
 log = logging.getLogger(__name__)
 
 AUTO_RUN_DELAY_MS = 700
+LOCAL_TASKS = ("local update", "refine edge")
+LOCAL_UPDATE_MAX_SHARE = 0.5
+"""A local update whose window would cover more than this share of the result runs as a whole run instead."""
 ESTIMATE_INTERVAL_MS = 250
 """How often the progress bar and the time left are re-estimated between the engine's own events."""
 
@@ -36,8 +45,13 @@ class RunPart(QObject):
     which the views then show; ``run_panel`` holds the run settings, the progress line and the summary.
 
     A run keeps what it would replace (the last result) until it ends: a failure or a cancel puts that
-    back.  With the run panel's "auto" on, a change to the trimap starts a preview after
-    :data:`AUTO_RUN_DELAY_MS` (none while a stroke is being painted: :meth:`hold_auto_run`).
+    back.  With the run panel's "auto" on, an edit of the trimap is shown at once by a local update: a
+    window around the edited pixels is matted again at the result's resolution and blended into it
+    (:mod:`matteapp.engine.local`), marked on the canvas until a run replaces it.  On a preview the
+    whole preview then runs again after :data:`AUTO_RUN_DELAY_MS` of pause (none while a stroke is being
+    painted: :meth:`hold_auto_run`); a full-resolution result keeps its local updates until the user runs
+    Full Resolution, rather than being traded for a preview.  An edit too large to be local (its window
+    over :data:`LOCAL_UPDATE_MAX_SHARE` of the photo) starts the preview run as before.
 
     Signals: ``runEnded(outcome)`` "finished", "failed" or "cancelled"; ``runActive(bool)`` while a run
     has not ended; ``runStopped()`` when the user cancelled or the worker gave a run up (whatever waited
@@ -80,6 +94,9 @@ class RunPart(QObject):
         self._before_run: tuple[SessionResult | None, object] | None = None
         self._held = False  # a stroke is being painted: the auto-run waits for its end
         self._changed_while_held = False
+        self._pending: tuple[int, int, int, int] | None = None  # photo box (x0, y0, x1, y1) edited since the result
+        self._local_inflight: tuple[int, int, int, int] | None = None
+        self._local_updates = 0  # blended into the result on screen since a run made it
         self._model_info: ModelInfo | None = None
         self._model_request: tuple[str | None, bool, tuple[str, str] | None] | None = None
         self._model_origin: tuple[str, str] | None = None  # why this model runs: ("bundled", the whole reason)
@@ -144,6 +161,8 @@ class RunPart(QObject):
         self._before_run = None
         self._stop_estimates()
         self._held = self._changed_while_held = False
+        self._pending = None
+        self._forget_local_updates()
         self._auto_run_timer.stop()
         if doc is not None:
             self._unsubscribe = doc.subscribe(self._on_document_event)
@@ -164,14 +183,19 @@ class RunPart(QObject):
     def _on_document_event(self, event: str, payload) -> None:
         if event == "trimap":
             self._update_hints()
+            x, y, w, h = payload
+            if w > 0 and h > 0:
+                self._pending = _union(self._pending, (x, y, x + w, y + h))
             if self._held:
                 self._changed_while_held = True
             else:
-                self._schedule_auto_run()
+                self._after_edit()
 
     def _update_setting(self, **changes) -> None:
         if update_settings(self.doc, self.messages, **changes) and changes.get("auto_run"):
-            self._schedule_auto_run()
+            # bring the matte up to date with the edits made while auto-run was off (none: nothing to run)
+            if self.doc.result is None or self._pending is not None:
+                self._after_edit()
 
     def _update_hints(self) -> None:
         doc = self.doc
@@ -193,10 +217,23 @@ class RunPart(QObject):
             return
         self._held = False
         if self._changed_while_held:
-            self._schedule_auto_run()
+            self._after_edit()
 
     def stop_auto_run(self) -> None:
         self._auto_run_timer.stop()
+
+    def _after_edit(self) -> None:
+        """With auto-run on: show the edit at once with a local update of the result on screen, then (for a
+        preview, or when the edit is not local) run the whole preview after the pause."""
+        doc = self.doc
+        if doc is None or not doc.settings["auto_run"] or not doc.has_hints:
+            return
+        covered = self._pending is None and self._local_inflight is not None  # by a Refine Edge update
+        local = covered or self._start_local_update("local update", self._pending) is not None
+        # a full-resolution result is not traded for a preview after every stroke: its local updates
+        # stay marked until the user runs Full Resolution again
+        if not local or doc.result is None or doc.result.is_preview:
+            self._schedule_auto_run()
 
     def _schedule_auto_run(self) -> None:
         doc = self.doc
@@ -235,6 +272,10 @@ class RunPart(QObject):
             self._summary_before_run = self.run_panel.summary()
         self._auto_run_timer.stop()
         self._stop_estimates()
+        if self.tasks.kind in LOCAL_TASKS:
+            self.controller.cancel()  # the run covers the edit the local update was for
+            self.tasks.abandon()
+        self._pending = None
         self._run_id = self.controller.submit(request)
         self._run_preview, self._run_auto = preview, auto
         self.runActive.emit(True)
@@ -259,50 +300,109 @@ class RunPart(QObject):
         of the result on screen, and blend it in (:mod:`matteapp.engine.local`); returns the task serial.
 
         Without a result there is nothing to refine: the stroke has marked the area for the next run."""
+        x, y, w, h = rect
+        box = (x, y, x + w, y + h)
+        # the edits made since the last result ride along when they are close by
+        pending = _union(self._pending, box)
+        serial = self._start_local_update("refine edge", pending) or self._start_local_update("refine edge", box, bounded=False)
+        if serial is None and self._run_id is None and (self.doc is None or self.doc.result is None):
+            self.messages.status("Marked as Unknown — the next run mattes it (Preview: Ctrl+Return)", STATUS_MS)
+        return serial
+
+    def _start_local_update(self, kind: str, box: tuple[int, int, int, int] | None, bounded: bool = True) -> int | None:
+        """Re-matte the photo rectangle ``box`` (x0, y0, x1, y1) of the result on screen on the worker, with
+        that result's engine and resolution, and blend it in when done; returns the task serial, or None
+        when that is not possible (no result, a run or another task busy, or — ``bounded`` — an edit too
+        large to be local)."""
         doc = self.doc
         result = None if doc is None else doc.result
-        if result is None or self._run_id is not None:
-            self.messages.status("Marked as Unknown — the next run mattes it (Preview: Ctrl+Return)", STATUS_MS)
+        if result is None or box is None or self._run_id is not None:
             return None
+        if self.tasks.kind is not None and self.tasks.kind not in LOCAL_TASKS:
+            return None  # an export or a trimap task is running: never cancel it for a preview of an edit
+        if self.tasks.kind is not None:
+            box = _union(box, self._local_inflight)  # the new task cancels the running one: cover its edit too
         height, width = doc.size
         work_h, work_w = result.alpha.shape
         sx, sy = work_w / width, work_h / height
-        x, y, w, h = rect
+        x0, y0, x1, y1 = box
         region = (
-            max(0, int(y * sy)), min(work_h, int(np.ceil((y + h) * sy))),
-            max(0, int(x * sx)), min(work_w, int(np.ceil((x + w) * sx))),
+            max(0, int(y0 * sy)), min(work_h, int(np.ceil(y1 * sy))),
+            max(0, int(x0 * sx)), min(work_w, int(np.ceil(x1 * sx))),
         )  # fmt: skip
         if region[1] <= region[0] or region[3] <= region[2]:
             return None
-        # The trimap is copied (painting goes on while the worker reads); the alpha is read in place: only
-        # this task's own answer patches it, on the GUI thread, after the worker is done with it.
-        rgb, trimap, alpha = doc.rgb, doc.trimap.copy(), result.alpha
         engine = result.engine
+        if engine == "closed-form":
+            context, grid = CLOSED_FORM_CONTEXT, 1
+        else:
+            info = self._model_info
+            context, grid = DEFAULT_CONTEXT, (info.attention_grid if info is not None else 224)
+        window = local_window(region, (work_h, work_w), context, grid)
+        wy0, wy1, wx0, wx1 = window
+        if bounded and (wy1 - wy0) * (wx1 - wx0) > LOCAL_UPDATE_MAX_SHARE * work_h * work_w:
+            return None  # most of the photo: a whole run costs about the same and is exact
+        local = (region[0] - wy0, region[1] - wy0, region[2] - wx0, region[3] - wx0)
+        full_size = (work_h, work_w) == (height, width)
+        if full_size:
+            # Only the window travels to the worker: copying a 24 MP trimap would cost the GUI thread
+            # more than the whole update's budget for it.  The window's corner lies on the attention grid,
+            # so the model groups the same pixels as it would in the whole photo.
+            rgb = doc.rgb[wy0:wy1, wx0:wx1]
+            trimap = doc.trimap[wy0:wy1, wx0:wx1].copy()
+        else:
+            rgb, trimap = doc.rgb, doc.trimap.copy()  # a preview: the window is cut after downscaling
+        alpha = result.alpha[wy0:wy1, wx0:wx1].copy()
 
         def task(session, cancel):
             image, work_trimap = rgb, trimap
-            if (work_h, work_w) != trimap.shape:
+            if not full_size:
                 image, work_trimap = downscale_pair(rgb, trimap, max(work_h, work_w))
+                image, work_trimap = image[wy0:wy1, wx0:wx1], work_trimap[wy0:wy1, wx0:wx1]
             if engine == "closed-form":
-                return rematte_region_closed_form(image, work_trimap, alpha, region, cancel=cancel)
-            return rematte_region(session.predictor, image, work_trimap, alpha, region, cancel=cancel)
+                return rematte_region_closed_form(image, work_trimap, alpha, local, context=context, cancel=cancel)
+            return rematte_region(session.predictor, image, work_trimap, alpha, local, context=context, cancel=cancel)
 
         def done(update) -> None:
-            if self.doc is not doc or doc.result is not result:
-                return  # a run replaced the result meanwhile: it already saw the stroke
-            y0, _, x0, _ = update.window
-            doc.patch_alpha(x0, y0, update.alpha)
-            self.messages.status(f"Edge refined in {update.seconds:.1f} s", STATUS_MS)
+            self._local_inflight = None
+            if self.doc is not doc or doc.result is not result or self._run_id is not None:
+                return  # a run replaced the result meanwhile: it already saw the edit
+            uy0, _, ux0, _ = update.window
+            doc.patch_alpha(wx0 + ux0, wy0 + uy0, update.alpha)
+            self._local_updates += 1
+            self._show_local_updates()
+            what = "Edge refined" if kind == "refine edge" else "Local update"
+            self.messages.status(f"{what} in {update.seconds:.1f} s", STATUS_MS)
 
-        return self.tasks.start(
-            "refine edge",
-            task,
-            done,
-            lambda message: self.messages.error("Refine Edge failed", message),
-            with_cancel=True,
-            with_session=True,
-            message=f"{w:,} × {h:,} px",
-        )
+        def failed(message: str) -> None:
+            self._local_inflight = None
+            self.messages.error("Refine Edge failed" if kind == "refine edge" else "The local update failed", message)
+
+        self._local_inflight = box
+        if self._pending is not None and _contains(box, self._pending):
+            self._pending = None
+        h, w = region[1] - region[0], region[3] - region[2]
+        return self.tasks.start(kind, task, done, failed, with_cancel=True, with_session=True, message=f"{w:,} × {h:,} px")
+
+    def _show_local_updates(self) -> None:
+        doc = self.doc
+        count = self._local_updates
+        if not count or doc is None or doc.result is None:
+            self.canvas.set_notice("local", None)
+            return
+        edits = "1 local update" if count == 1 else f"{count} local updates"
+        if doc.result.is_preview:
+            text = f"Preview with {edits} — the whole preview runs again when you pause"
+        else:
+            text = f"{edits.capitalize()} — Full Resolution re-mattes the whole photo exactly"
+        self.canvas.set_notice("local", text)
+        summary = self.run_panel.summary().split(" · local")[0]
+        self.run_panel.set_summary(f"{summary} · local: {count}")
+
+    def _forget_local_updates(self) -> None:
+        self._local_updates = 0
+        self._local_inflight = None
+        self.canvas.set_notice("local", None)
 
     def make_room_for_trimap_task(self) -> None:
         """A trimap task is about to be queued on the worker, behind any run."""
@@ -386,6 +486,7 @@ class RunPart(QObject):
             self.messages.error("The result does not fit the photo", str(exc))
             self.runEnded.emit("failed")
             return
+        self._forget_local_updates()
         self._show_savings(result)
         h, w = result.size
         seconds = result.timings.get("total")
@@ -522,4 +623,17 @@ class RunPart(QObject):
         self.run_panel.set_model_label(f"{kind} — {name}")
 
 
-__all__ = ["AUTO_RUN_DELAY_MS", "RunPart"]
+def _union(a, b):
+    """The bounding box of two (x0, y0, x1, y1) boxes, either of which may be None."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
+
+
+def _contains(outer, inner) -> bool:
+    return outer[0] <= inner[0] and outer[1] <= inner[1] and outer[2] >= inner[2] and outer[3] >= inner[3]
+
+
+__all__ = ["AUTO_RUN_DELAY_MS", "LOCAL_UPDATE_MAX_SHARE", "RunPart"]

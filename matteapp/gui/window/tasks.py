@@ -27,6 +27,7 @@ TASK_TITLES = {
     "export trimap": "exporting trimap",
     "export": "export",
     "refine edge": "refining the edge",
+    "local update": "local update",
 }
 
 
