@@ -72,3 +72,14 @@ def test_a_trimap_without_unknown_decodes_nothing(random_model):
     result = random_model.predict(image, trimap, decoder_tile=64)
     assert result.decoder_tiles[0] == 0
     assert np.array_equal(result.alpha, (trimap == 255).astype(np.float32))
+
+
+def test_a_band_crossing_a_tile_corner_decodes_only_that_corner():
+    from matteapp.model.predictor import _unknown_box
+
+    known = np.ones((128, 128), bool)
+    known[100:110, 3:20] = False  # rows 100–109, columns 3–19 of the tile at (256, 512)
+    assert _unknown_box(known, 256, 512, 384, 640) == (256 + 96, 256 + 112, 512 + 0, 512 + 32)
+    known[:] = True
+    known[127, 127] = False
+    assert _unknown_box(known, 0, 0, 120, 128) == (112, 120, 112, 128)  # clipped to the tile's end

@@ -259,6 +259,21 @@ def test_mlp_in_row_slabs_equals_whole(monkeypatch):
     assert len(ticks) >= 9
 
 
+@pytest.mark.parametrize("dtype", [None, torch.bfloat16])
+@pytest.mark.parametrize("chunk", [13, 40, 130])  # one row, three rows (+ halo) and a remainder slab
+def test_ltrm_in_row_slabs_equals_whole(monkeypatch, dtype, chunk):
+    from matteapp.model import routing
+
+    torch.manual_seed(0)
+    ltrm = TokenRefinement(96).eval()
+    x = torch.randn(1, 11, 13, 96)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype is not None):
+        whole = ltrm(x)
+        monkeypatch.setattr(routing, "LTRM_CHUNK_TOKENS", chunk)
+        slabs = ltrm(x)
+    assert slabs.dtype == whole.dtype and torch.equal(whole, slabs)
+
+
 def test_tick_can_cancel_inside_a_block(monkeypatch):
     from matteapp.model import vit
 

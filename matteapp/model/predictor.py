@@ -160,6 +160,18 @@ def prepare_input(
     return x
 
 
+def _unknown_box(known: np.ndarray, y0: int, x0: int, y1: int, x1: int) -> tuple[int, int, int, int]:
+    """The box (y0, y1, x0, x1), in padded-image coordinates, of a tile's unknown pixels (``known`` is
+    False there; the tile's kept part starts at (y0, x0)), grown out to the 16-px feature grid and
+    clipped to the tile (y1, x1)."""
+    rows = np.flatnonzero(~known.all(axis=1))
+    cols = np.flatnonzero(~known.all(axis=0))
+    return (
+        y0 + rows[0] // 16 * 16, min(y1, y0 + -(-(rows[-1] + 1) // 16) * 16),
+        x0 + cols[0] // 16 * 16, min(x1, x0 + -(-(cols[-1] + 1) // 16) * 16),
+    )  # fmt: skip
+
+
 def decoder_tiles(height: int, width: int, tile: int, context: int):
     """(output rect, input rect) pairs covering a padded image; rects as (y0, y1, x0, x1)."""
     for y0 in range(0, height, tile):
@@ -290,9 +302,21 @@ class MattePredictor:
                 if band_only and known.all():
                     a = (t == 255).astype(np.float32)
                 else:
+                    if band_only:
+                        # decode only the part of the tile the band crosses (on the 16-px feature grid,
+                        # with the same context): a thin band crossing a tile's corner costs a corner
+                        sy0, sy1, sx0, sx1 = _unknown_box(known, y0, x0, y1, x1)
+                        ctx = self.network.decoder.TILE_CONTEXT
+                        cy0, cy1 = max(0, sy0 - ctx), min(x.shape[2], sy1 + ctx)
+                        cx0, cx1 = max(0, sx0 - ctx), min(x.shape[3], sx1 + ctx)
+                    else:
+                        sy0, sy1, sx0, sx1 = y0, y1, x0, x1
                     out = self.network.decoder(features[:, :, cy0 // 16 : cy1 // 16, cx0 // 16 : cx1 // 16], x[:, :, cy0:cy1, cx0:cx1])
-                    a = out[0, 0, y0 - cy0 : oy1 - cy0, x0 - cx0 : ox1 - cx0].float().cpu().numpy()
-                    a = np.where(t == 0, 0.0, np.where(t == 255, 1.0, a)).astype(np.float32)
+                    a = (t == 255).astype(np.float32)
+                    ry1, rx1 = min(sy1, oy1), min(sx1, ox1)
+                    sub = out[0, 0, sy0 - cy0 : ry1 - cy0, sx0 - cx0 : rx1 - cx0].float().cpu().numpy()
+                    ts = t[sy0 - y0 : ry1 - y0, sx0 - x0 : rx1 - x0]
+                    a[sy0 - y0 : ry1 - y0, sx0 - x0 : rx1 - x0] = np.where(ts == 0, 0.0, np.where(ts == 255, 1.0, sub))
                     decoded += 1
                 alpha[y0:oy1, x0:ox1] = a
                 emit(

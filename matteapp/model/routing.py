@@ -80,6 +80,10 @@ class ECA(nn.Module):
         return self.conv(pooled).reshape(b, 1, 1, c)
 
 
+LTRM_CHUNK_TOKENS = 32768
+"""Above this many tokens the LTRM runs in slabs of rows at inference (see :meth:`TokenRefinement.forward`)."""
+
+
 class TokenRefinement(nn.Module):
     """LTRM: the cheap path for tokens the router keeps out of global attention.
 
@@ -95,9 +99,28 @@ class TokenRefinement(nn.Module):
         self.fc2 = nn.Linear(hidden, dim)
         self.eca = ECA(dim, eca_kernel)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, H, W, C) → (B, H, W, C)."""
+    def _refine(self, x: torch.Tensor) -> torch.Tensor:
         y = F.gelu(self.fc1(x))
         y = self.dwconv(y.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
-        y = self.fc2(F.gelu(y))
+        return self.fc2(F.gelu(y))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, H, W, C) → (B, H, W, C)."""
+        b, h, w, _ = x.shape
+        if torch.is_grad_enabled() or h * w <= LTRM_CHUNK_TOKENS:
+            y = self._refine(x)
+        else:
+            # MEMatte runs the LTRM on every token of a routed block: its expanded hidden layers
+            # (4 × 2C values a token) were the largest allocation of the whole backbone on big photos.
+            # Slabs of rows with a halo as wide as the conv's reach give the same values.
+            rows = max(1, LTRM_CHUNK_TOKENS // w)
+            reach = self.dwconv.padding[0]
+            y = None
+            for r0 in range(0, h, rows):
+                r1 = min(h, r0 + rows)
+                a0, a1 = max(0, r0 - reach), min(h, r1 + reach)
+                part = self._refine(x[:, a0:a1])[:, r0 - a0 : r1 - a0]
+                if y is None:
+                    y = part.new_empty((b, h, w, part.shape[-1]))
+                y[:, r0:r1] = part
         return y + y * torch.sigmoid(self.eca(y))
