@@ -405,7 +405,8 @@ def test_with_auto_run_a_stroke_on_a_full_result_is_blended_in_at_once_by_a_loca
         drag(qtbot, w, [(x, y), (x + 12, y)])
     assert doc.trimap[y, x] == FOREGROUND and doc.alpha[y, x] == 1.0
     # exactly the model's answer for the window around the stroke, blended in; nothing else changed
-    expected = rematte_region(predictor, doc.rgb, doc.trimap, before, edited())
+    assert result.photo_context is not None  # the run kept what a local update needs of the whole photo
+    expected = rematte_region(predictor, doc.rgb, doc.trimap, before, edited(), photo_context=result.photo_context)
     assert np.abs(doc.alpha - expected.apply(before)).max() <= 1e-6
     wy0, wy1, wx0, wx1 = expected.window
     outside = np.ones(LARGE, bool)

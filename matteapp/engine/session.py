@@ -54,6 +54,7 @@ class SessionResult:
     notes: list[str] = field(default_factory=list)
     process_peak_bytes: int | None = None  # resident memory of the whole process at its peak (see peak_scope)
     peak_scope: str = "run"                # "run": the peak during this run; "process": since the process started
+    photo_context: object | None = None    # a MEMatte run's PhotoContext (keep_context), for local updates
 
     @property
     def routed_fraction(self) -> float:
@@ -212,11 +213,14 @@ class MattingSession:
         memory_budget_mb: float | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelCheck | None = None,
+        keep_context: bool = False,
     ) -> SessionResult:
         """Matte ``image`` (H×W×3 uint8) with ``trimap`` (H×W uint8 0/128/255).
 
         ``preview`` runs on a copy whose long side is ``preview_long_side`` (result flagged so it is
         never exported as full resolution).  ``memory_budget_mb`` overrides ``max_global_tokens``.
+        ``keep_context``: a MEMatte result carries its :attr:`SessionResult.photo_context`, which local
+        updates of the result use (:mod:`matteapp.engine.local`).
         """
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}; choose {' or '.join(ENGINES)}")
@@ -230,7 +234,7 @@ class MattingSession:
         if engine == "closed-form":
             result = self._run_closed_form(work_image, work_trimap, full_size, preview, progress, cancel)
         else:
-            result = self._run_model(work_image, work_trimap, full_size, preview, max_global_tokens, memory_budget_mb, progress, cancel)
+            result = self._run_model(work_image, work_trimap, full_size, preview, max_global_tokens, memory_budget_mb, progress, cancel, keep_context)
         result.process_peak_bytes, result.peak_scope = peak_rss(), scope
         return result
 
@@ -253,7 +257,7 @@ class MattingSession:
             timings={"total": time.perf_counter() - t0},
         )
 
-    def _run_model(self, image, trimap, full_size, preview, cap, budget_mb, progress, cancel) -> SessionResult:
+    def _run_model(self, image, trimap, full_size, preview, cap, budget_mb, progress, cancel, keep_context=False) -> SessionResult:
         predictor = self.predictor
         h, w = image.shape[:2]
         tile = DEFAULT_DECODER_TILE
@@ -265,7 +269,10 @@ class MattingSession:
         attempt_cap = cap
         while True:
             try:
-                result = predictor.predict(image, trimap, max_global_tokens=attempt_cap, progress=progress, cancel=cancel, decoder_tile=tile)
+                result = predictor.predict(
+                    image, trimap, max_global_tokens=attempt_cap, progress=progress, cancel=cancel, decoder_tile=tile,
+                    keep_context=keep_context and predictor.is_routed,
+                )
                 break
             except Cancelled:
                 raise
@@ -316,6 +323,7 @@ def _from_matte(r: MatteResult, full_size, preview, notes, estimate, tile) -> Se
         max_global_tokens=r.max_global_tokens,
         decoder_tile=tile,
         notes=notes,
+        photo_context=r.photo_context,
     )
 
 

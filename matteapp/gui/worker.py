@@ -390,6 +390,7 @@ class _InferenceWorker(QObject):
                 memory_budget_mb=request.memory_budget_mb,
                 progress=relay,
                 cancel=cancel.is_set,
+                keep_context=True,  # local updates after an edit see the whole photo as this run did
             )
         except Cancelled:
             log.info("request %d cancelled after %.2f s", rid, time.perf_counter() - t0)

@@ -19,6 +19,7 @@ import torch
 
 from matteapp.base import Cancelled, real_path, resource
 from matteapp.model import MattingNetwork, build_model, preset_names
+from matteapp.model.vit import PhotoContext
 
 DEFAULT_DECODER_TILE = 512
 BUNDLED_MODEL_DIR = resource("models")  # matteapp/resources/models, package data (see matteapp.base.resource)
@@ -60,6 +61,7 @@ class MatteResult:
     device: str = "cpu"
     precision: str = "fp32"
     max_global_tokens: int | None = None
+    photo_context: PhotoContext | None = None    # with keep_context: for local updates of this photo
 
     @property
     def routed_fraction(self) -> float:
@@ -233,6 +235,9 @@ class MattePredictor:
         cancel: CancelCheck | None = None,
         decoder_tile: int = DEFAULT_DECODER_TILE,
         band_only: bool = True,
+        keep_context: bool = False,
+        context: PhotoContext | None = None,
+        context_offset: tuple[int, int] = (0, 0),
     ) -> MatteResult:
         """Alpha matte of ``image`` (H×W×3 uint8 RGB) for ``trimap`` (H×W uint8: 0 / 128 / 255).
 
@@ -243,6 +248,13 @@ class MattePredictor:
         pixels are always taken from the trimap), so the result is bit-identical and the decoder's
         cost follows the unknown band instead of the photo.  Skipped tiles still produce their
         progress event with that alpha, so a viewer streaming tiles covers the whole photo.
+
+        ``keep_context``: the result carries a :class:`~matteapp.model.vit.PhotoContext` (what the routed
+        blocks saw of the whole photo: a few MB per routed block at 24 MP).  ``context`` (one kept from
+        a run on the whole photo) with ``context_offset`` (y, x), in pixels on the 16-px grid: ``image``
+        is the window of that photo at that offset, and its tokens get the positions, router averages
+        and global-attention partners of the whole photo, so that the window's alpha comes close to
+        what a whole run would give there (:mod:`matteapp.engine.local`).  MEMatte models only.
         """
         validate_inputs(image, trimap)
         if max_global_tokens is not None and max_global_tokens < 0:
@@ -267,10 +279,23 @@ class MattePredictor:
         n_steps = cfg.depth + len(tiles)
         backbone_share = 0.75  # of the wall time, roughly, on CPU and GPU alike
 
+        keep = window = None
+        if keep_context or context is not None:
+            if not self.is_routed:
+                raise ValueError("a photo context needs a MEMatte (routed) model")
+            patch = cfg.patch_size
+            oy, ox = (int(v) for v in context_offset)
+            if oy % patch or ox % patch or oy < 0 or ox < 0:
+                raise ValueError(f"context_offset {context_offset} must be ≥ 0 and on the {patch}-px token grid")
+            if context is not None and context.owner != id(self.network):
+                raise ValueError("this photo context was kept by another model")
+            keep = PhotoContext((0, 0), owner=id(self.network)) if keep_context else None
+            window = (context, (oy // patch, ox // patch)) if context is not None else None
+
         routing, probs, block_routing = [], [], []
         t0 = time.perf_counter()
         with self._autocast():
-            blocks = self.network.backbone.iter_blocks(x, max_global_tokens, tick=check_cancel)
+            blocks = self.network.backbone.iter_blocks(x, max_global_tokens, tick=check_cancel, keep=keep, context=window)
             t_block = time.perf_counter()
             for i, tokens, decision in blocks:
                 event = ProgressEvent("backbone", backbone_share * (i + 1) / cfg.depth, f"backbone block {i + 1}/{cfg.depth}", block=i)
@@ -345,6 +370,7 @@ class MattePredictor:
             device=self.device.type,
             precision=self.precision,
             max_global_tokens=max_global_tokens,
+            photo_context=keep,
         )
 
 

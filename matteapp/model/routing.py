@@ -35,14 +35,26 @@ class Router(nn.Module):
             nn.LogSoftmax(dim=-1),
         )
 
-    def forward(self, x: torch.Tensor, policy: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        policy: torch.Tensor | None = None,
+        global_mean: torch.Tensor | None = None,
+        means: list[torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """``global_mean`` (B, 1, C/2): use this average instead of the tokens' own (a window of a photo
+        scored as in the whole photo); ``means``: append the average used to this list."""
         x = self.in_conv(x)
         half = x.shape[-1] // 2
         local_x, global_x = x[..., :half], x[..., half:]
-        if policy is None:
+        if global_mean is not None:
+            global_x = global_mean.to(global_x.dtype)
+        elif policy is None:
             global_x = global_x.mean(dim=1, keepdim=True)
         else:  # (B, N, 1) weights in [0, 1]
             global_x = (global_x * policy).sum(1, keepdim=True) / policy.sum(1, keepdim=True).clamp_min(1e-6)
+        if means is not None:
+            means.append(global_x)
         x = torch.cat([local_x, global_x.expand_as(local_x)], dim=-1)
         return self.out_conv(x)
 

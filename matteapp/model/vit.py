@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -146,18 +146,39 @@ class Block(nn.Module):
             y = self.attn.forward_grid(y, tick)
         return self._finish(x + y, tick)
 
-    def forward_routed(self, x: torch.Tensor, routed: Sequence[torch.Tensor], tick: Tick | None = None) -> torch.Tensor:
+    def forward_routed(
+        self,
+        x: torch.Tensor,
+        routed: Sequence[torch.Tensor],
+        tick: Tick | None = None,
+        extra_kv: tuple[torch.Tensor, torch.Tensor] | None = None,
+        keep_kv: list | None = None,
+    ) -> torch.Tensor:
         """Inference path of a routed block: ``routed[b]`` holds the flat indices of image b's
-        tokens that attend globally (among themselves, without positional terms)."""
+        tokens that attend globally (among themselves, without positional terms).
+
+        ``extra_kv`` (keys, values), each (heads, n, head dim): further routed tokens the queries also
+        attend to (those of the rest of the photo when ``x`` is a window of it; batch of one).
+        ``keep_kv``: append each image's routed (keys, values) to this list."""
         b, h, w, c = x.shape
         y = self.efficient_block(x).reshape(b, h * w, c)
         flat = x.reshape(b, h * w, c)
         for i, idx in enumerate(routed):
-            if idx.numel():
-                tokens = self.norm1(flat[i, idx].unsqueeze(0))
-                y[i].index_copy_(0, idx, self.attn.forward_tokens(tokens)[0].to(y.dtype))
-                if tick is not None:
-                    tick()
+            if not idx.numel():
+                if keep_kv is not None:
+                    empty = flat.new_zeros((self.attn.num_heads, 0, self.attn.head_dim))
+                    keep_kv.append((empty, empty))
+                continue
+            q, k, v = self.attn._qkv(self.norm1(flat[i, idx].unsqueeze(0)))
+            if keep_kv is not None:
+                keep_kv.append((k[0], v[0]))
+            if extra_kv is not None and extra_kv[0].shape[1]:
+                k = torch.cat([k, extra_kv[0][None].to(k.dtype)], dim=2)
+                v = torch.cat([v, extra_kv[1][None].to(v.dtype)], dim=2)
+            out = self.attn._merge(F.scaled_dot_product_attention(q, k, v))
+            y[i].index_copy_(0, idx, out[0].to(y.dtype))
+            if tick is not None:
+                tick()
         return self._finish(x + y.reshape(b, h, w, c), tick)
 
     def forward_policy(self, x: torch.Tensor, policy: torch.Tensor) -> torch.Tensor:
@@ -175,6 +196,33 @@ class Block(nn.Module):
         y_attn = self.attn.forward_tokens(self.norm1(x.reshape(b, n, c)), attn_mask=keep)
         y = policy * y_attn + (1.0 - policy) * y_cheap
         return self._finish(x + y.reshape(b, h, w, c))
+
+
+@dataclass
+class PhotoContext:
+    """What the routed blocks of one run saw of the whole photo, so that a later run on a window of it
+    (a local update after an edit) can score and attend as the whole-photo run did: per routed block
+    the routers' global average and the keys and values of the tokens sent to global attention, with
+    their flat positions on the photo's token ``grid``.  Batch of one."""
+
+    grid: tuple[int, int]
+    owner: int = 0  # id() of the network that kept it: another model's context means nothing
+    means: list[torch.Tensor] = field(default_factory=list)      # (1, 1, C/2) each
+    keys: list[torch.Tensor] = field(default_factory=list)       # (heads, k, head dim) each
+    values: list[torch.Tensor] = field(default_factory=list)
+    positions: list[torch.Tensor] = field(default_factory=list)  # (k,) each
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in (*self.means, *self.keys, *self.values, *self.positions))
+
+    def outside(self, j: int, offset: tuple[int, int], grid: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Routed block ``j``'s keys and values of the tokens outside the window of token ``grid`` (h, w)
+        at token ``offset`` (y, x) — those a run on the window does not compute itself."""
+        pos = self.positions[j]
+        r, c = pos // self.grid[1], pos % self.grid[1]
+        inside = (r >= offset[0]) & (r < offset[0] + grid[0]) & (c >= offset[1]) & (c < offset[1] + grid[1])
+        return self.keys[j][:, ~inside], self.values[j][:, ~inside]
 
 
 @dataclass
@@ -244,36 +292,66 @@ class ViTBackbone(nn.Module):
         self.routed_blocks = [i for i, blk in enumerate(self.blocks) if blk.routed]
         self.routers = nn.ModuleList(Router(embed_dim) for _ in self.routed_blocks) if routed else nn.ModuleList()
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
+    def embed(self, x: torch.Tensor, window: tuple[tuple[int, int], tuple[int, int]] | None = None) -> torch.Tensor:
+        """Patch embedding plus the absolute positions, resized to the token grid; ``window`` ((y, x)
+        token offset, (H, W) grid of the whole photo): ``x`` is that window of the photo, and takes the
+        positions the whole photo's tokens there have."""
         x = self.patch_embed(x)
-        return x + resize_abs_pos(self.pos_embed, x.shape[1:3]).to(x.dtype)
+        if window is None:
+            return x + resize_abs_pos(self.pos_embed, x.shape[1:3]).to(x.dtype)
+        (ty, tx), grid = window
+        h, w = x.shape[1:3]
+        if ty + h > grid[0] or tx + w > grid[1]:
+            raise ValueError(f"a {w}×{h}-token window at token ({tx}, {ty}) does not fit the photo's {grid[1]}×{grid[0]} grid")
+        return x + resize_abs_pos(self.pos_embed, grid)[:, ty : ty + h, tx : tx + w].to(x.dtype)
 
     @staticmethod
-    def _route(router: Router, tokens: torch.Tensor) -> torch.Tensor:
+    def _route(router: Router, tokens: torch.Tensor, global_mean=None, means=None) -> torch.Tensor:
         # Decisions are thresholds on a small margin: score in fp32 even under autocast so that
         # reduced precision elsewhere flips as few of them as possible (the router is cheap).
         with torch.autocast(tokens.device.type, enabled=False):
-            return router(tokens.float())
+            return router(tokens.float(), global_mean=global_mean, means=means)
 
     def iter_blocks(
-        self, x: torch.Tensor, max_global_tokens: int | None = None, tick: Tick | None = None
+        self,
+        x: torch.Tensor,
+        max_global_tokens: int | None = None,
+        tick: Tick | None = None,
+        keep: PhotoContext | None = None,
+        context: tuple[PhotoContext, tuple[int, int]] | None = None,
     ) -> Iterator[tuple[int, torch.Tensor, RoutingDecision | None]]:
         """Run the blocks one at a time (inference): yields (block index, tokens, routing decision).
 
         The caller can stop between blocks and stream routing maps; ``tick`` is also called between
         the chunks inside a block, so that it can raise to cancel within a fraction of a block.
+        ``keep``: an empty :class:`PhotoContext` to fill with what the routed blocks saw (batch of one).
+        ``context``: (a kept context, (y, x) token offset): ``x`` is a window of that photo; positions,
+        router averages and the global attention's other tokens come from the whole photo's run.
         """
-        x = self.embed(x)
+        photo, offset = context if context is not None else (None, (0, 0))
+        x = self.embed(x, (offset, photo.grid) if photo is not None else None)
         b, h, w, _ = x.shape
+        if (keep is not None or photo is not None) and b != 1:
+            raise ValueError("a photo context is kept or used for a batch of one image only")
+        if keep is not None:
+            keep.grid = (h, w)
         router_of = dict(zip(self.routed_blocks, self.routers))
         for i, blk in enumerate(self.blocks):
             decision = None
             if blk.routed:
-                log_probs = self._route(router_of[i], x.reshape(b, h * w, -1))
+                j = self.routed_blocks.index(i)
+                mean = photo.means[j] if photo is not None else None
+                log_probs = self._route(router_of[i], x.reshape(b, h * w, -1), mean, keep.means if keep is not None else None)
                 margin = routing_margin(log_probs)
-                routed = [select_routed(margin[j], max_global_tokens) for j in range(b)]
+                routed = [select_routed(margin[k], max_global_tokens) for k in range(b)]
                 decision = RoutingDecision(i, log_probs, routed, (h, w))
-                x = blk.forward_routed(x, routed, tick)
+                extra = photo.outside(j, offset, (h, w)) if photo is not None else None
+                kv = [] if keep is not None else None
+                x = blk.forward_routed(x, routed, tick, extra_kv=extra, keep_kv=kv)
+                if keep is not None:
+                    keep.keys.append(kv[0][0])
+                    keep.values.append(kv[0][1])
+                    keep.positions.append(routed[0])
             else:
                 x = blk(x, tick)
             yield i, x, decision

@@ -1,13 +1,18 @@
 """How far is a local re-matte after a brush stroke from a full re-run, and how fast is it?
 
     python tests/benchmarks/bench_local_update.py [--model PATH] [--contexts 64 128 224 448] [--edits 3]
+    python tests/benchmarks/bench_local_update.py --photos GT01-GT05 --scale 3 --contexts 0 64 128 224 448
     python tests/benchmarks/bench_local_update.py --timing-mp 24      # latency on an upscaled photo
 
 Accuracy: on every dev photo (trimap1), ``--edits`` simulated strokes (a 24-px-radius brush that
 marks as foreground the unknown pixels whose true alpha is 1, at a random unknown pixel, seeded)
 are applied; for each, the full model run on the edited trimap is compared with
 ``rematte_region`` at each context size, inside the edited rectangle: mean and 99th percentile of
-|Δα|.  Timing (``--timing-mp``): one stroke on the GT04 photo upscaled to that many megapixels.
+|Δα|, and both against the true alpha (is the local update worse, or only different?); each without and
+with the whole photo's context kept by the first run (``predict(keep_context=True)``: positions, router
+averages and global-attention partners of the whole photo).  ``--scale`` upscales the ~800-px dev photos first, so that a window is a small part of the photo
+as it is on a photo of many megapixels (at scale 1 a 448-px context covers most of the photo and is
+trivially exact).  Timing (``--timing-mp``): one stroke on the GT04 photo upscaled to that many megapixels.
 """
 
 from __future__ import annotations
@@ -43,6 +48,10 @@ def main() -> None:
     ap.add_argument("--contexts", type=int, nargs="+", default=[64, 128, 224, 448])
     ap.add_argument("--edits", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--photos", default="GT01-GT10", help="dev photos, e.g. GT01-GT05 (choose the context there) or GT06-GT10")
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help="upscale the dev photos (cubic) so that a window is a small part of the photo, as on a large one")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--timing-mp", type=float, default=0, help="instead: time one local update on a photo of this size")
     args = ap.parse_args()
 
@@ -52,6 +61,10 @@ def main() -> None:
     from matteapp.engine.trimap import load_trimap
     from matteapp.io.images import load_image
 
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
     model = matteapp.load_model(args.model)
     print(model.describe())
     if args.timing_mp:
@@ -75,25 +88,49 @@ def main() -> None:
         return
 
     rng = np.random.default_rng(args.seed)
-    errors = {c: [] for c in args.contexts}
-    for path in sorted((DEV / "image").glob("*.png")):
-        photo = load_image(path)
-        trimap = load_trimap(DEV / "trimap1" / path.name, expected_size=photo.size)
-        gt = load_alpha(DEV / "alpha" / path.name)
+    errors = {(c, k): [] for c in args.contexts for k in (False, True)}
+    shares = {c: [] for c in args.contexts}
+    truth_err = {(c, k): [] for c in args.contexts for k in (False, True)}
+    effect, full_err = [], []
+    first, _, last = args.photos.partition("-")
+    names = [f"GT{i:02d}" for i in range(int(first[2:]), int((last or first)[2:]) + 1)]
+    for name in names:
+        photo = load_image(DEV / "image" / f"{name}.png")
+        image = photo.rgb
+        trimap = load_trimap(DEV / "trimap1" / f"{name}.png", expected_size=photo.size)
+        gt = load_alpha(DEV / "alpha" / f"{name}.png")
+        if args.scale != 1:
+            size = (round(trimap.shape[1] * args.scale), round(trimap.shape[0] * args.scale))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_CUBIC)
+            trimap = cv2.resize(trimap, size, interpolation=cv2.INTER_NEAREST)
+            gt = cv2.resize(gt, size, interpolation=cv2.INTER_LINEAR)
+        kept = model.predict(image, trimap, keep_context=True)
+        before, photo_context = kept.alpha, kept.photo_context
         for _ in range(args.edits):
             edited, (y0, y1, x0, x1) = stroke(trimap, gt, rng)
-            full = model.predict(photo.rgb, edited).alpha
-            before = model.predict(photo.rgb, trimap).alpha
+            full = model.predict(image, edited).alpha
+            truth = gt[y0:y1, x0:x1]
+            effect.append(np.abs(full - before)[y0:y1, x0:x1].ravel())
+            full_err.append(np.abs(full[y0:y1, x0:x1] - truth).ravel())
             for c in args.contexts:
-                up = rematte_region(model, photo.rgb, edited, before, (y0, y1, x0, x1), context=c)
-                diff = np.abs(up.apply(before) - full)[y0:y1, x0:x1]
-                errors[c].append(diff.ravel())
-    print("| context px | mean abs dα in the edited region | p99 abs dα |")
-    print("|---|---|---|")
+                for with_context in (False, True):
+                    up = rematte_region(model, image, edited, before, (y0, y1, x0, x1), context=c,
+                                        photo_context=photo_context if with_context else None)
+                    local = up.apply(before)[y0:y1, x0:x1]
+                    errors[c, with_context].append(np.abs(local - full[y0:y1, x0:x1]).ravel())
+                    truth_err[c, with_context].append(np.abs(local - truth).ravel())
+                wy0, wy1, wx0, wx1 = up.window
+                shares[c].append((wy1 - wy0) * (wx1 - wx0) / trimap.size)
+    print(f"photos {args.photos} ×{args.scale:g}, {args.edits} strokes each, seed {args.seed}; in the edited region "
+          f"the stroke itself changes the full run's alpha by {np.concatenate(effect).mean():.4f} on average, and the "
+          f"full run is {np.concatenate(full_err).mean():.4f} from the true alpha")
+    print("| context px | photo context | mean abs dα vs the full run | p99 abs dα | mean abs error vs the true alpha | window / photo |")
+    print("|---|---|---|---|---|---|")
     for c in args.contexts:
-        d = np.concatenate(errors[c])
-        print(f"| {c} | {d.mean():.4f} | {np.percentile(d, 99):.4f} |")
-
+        for k in (False, True):
+            d = np.concatenate(errors[c, k])
+            print(f"| {c} | {'yes' if k else 'no'} | {d.mean():.4f} | {np.percentile(d, 99):.4f} | "
+                  f"{np.concatenate(truth_err[c, k]).mean():.4f} | {np.mean(shares[c]):.0%} |")
 
 if __name__ == "__main__":
     main()

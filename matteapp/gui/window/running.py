@@ -353,6 +353,7 @@ class RunPart(QObject):
         else:
             rgb, trimap = doc.rgb, doc.trimap.copy()  # a preview: the window is cut after downscaling
         alpha = result.alpha[wy0:wy1, wx0:wx1].copy()
+        photo_context = result.photo_context
 
         def task(session, cancel):
             image, work_trimap = rgb, trimap
@@ -361,7 +362,10 @@ class RunPart(QObject):
                 image, work_trimap = image[wy0:wy1, wx0:wx1], work_trimap[wy0:wy1, wx0:wx1]
             if engine == "closed-form":
                 return rematte_region_closed_form(image, work_trimap, alpha, local, context=context, cancel=cancel)
-            return rematte_region(session.predictor, image, work_trimap, alpha, local, context=context, cancel=cancel)
+            return rematte_region(
+                session.predictor, image, work_trimap, alpha, local, context=context, cancel=cancel,
+                photo_context=photo_context, origin=(wy0, wx0),
+            )  # fmt: skip
 
         def done(update) -> None:
             self._local_inflight = None
