@@ -293,3 +293,18 @@ def test_tick_can_cancel_inside_a_block(monkeypatch):
     with torch.no_grad(), pytest.raises(Stop):
         for _ in net.backbone.iter_blocks(torch.randn(1, 4, 96, 128), tick=tick):
             pytest.fail("the first block should not have completed")
+
+
+@pytest.mark.parametrize("routed", [True, False])
+def test_the_eager_n_by_n_attention_of_the_benchmarks_equals_the_fused_one(monkeypatch, routed):
+    from matteapp.model import attention
+
+    torch.manual_seed(0)
+    model = MattePredictor(build_model(MattingConfig(name="d96", embed_dim=96, num_heads=3, routed=routed)), "cpu", "fp32")
+    rng = np.random.default_rng(0)
+    image = (rng.random((96, 128, 3)) * 255).astype(np.uint8)
+    trimap = np.full((96, 128), 128, np.uint8)
+    fused = model.predict(image, trimap).alpha
+    monkeypatch.setattr(attention, "MATERIALIZE_SCORES", True)
+    eager = model.predict(image, trimap).alpha
+    assert np.abs(fused - eager).max() < 1e-4

@@ -1,4 +1,4 @@
-"""Multi-head self-attention over a 2-D token grid, always through ``scaled_dot_product_attention``.
+"""Multi-head self-attention over a 2-D token grid, through ``scaled_dot_product_attention``.
 
 Three uses share one module (so that official checkpoints map onto ``attn.qkv`` / ``attn.proj`` /
 ``attn.rel_pos_h`` / ``attn.rel_pos_w``):
@@ -16,6 +16,22 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+MATERIALIZE_SCORES = False
+"""Benchmarks only (``bench_suite.py --attention eager``): attend as the official ViTMatte / MEMatte code
+does, with the whole N×N score matrix in memory (softmax(q·kᵀ/√d)·v, no query chunks), so that the
+memory the paper's comparison is about can be measured against what matteapp's fused kernels hold."""
+
+
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Scaled dot-product attention: torch's fused kernels, or the eager N×N form (:data:`MATERIALIZE_SCORES`)."""
+    if not MATERIALIZE_SCORES:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+    scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)
+    if attn_mask is not None:
+        scores = scores.masked_fill(~attn_mask, float("-inf")) if attn_mask.dtype == torch.bool else scores + attn_mask
+    return scores.softmax(dim=-1) @ v
+
 
 # Upper bound for one materialized bias block (heads × queries × keys elements).  At fp32 this is
 # 256 MB; it bounds the memory of relative-position attention on huge grids.
@@ -104,7 +120,7 @@ class Attention(nn.Module):
     def forward_tokens(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Plain attention among the (B, N, C) tokens given; ``attn_mask`` as SDPA takes it."""
         q, k, v = self._qkv(x)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        out = attend(q, k, v, attn_mask=attn_mask)
         return self._merge(out)
 
     def forward_grid(self, x: torch.Tensor, tick: Callable[[], None] | None = None) -> torch.Tensor:
@@ -123,6 +139,8 @@ class Attention(nn.Module):
         per_row = self.num_heads * gw * n
         rows = max(1, min(gh, BIAS_BLOCK_ELEMENTS // max(per_row, 1)))
         batch_chunk = max(1, BIAS_BLOCK_ELEMENTS // (per_row * gh)) if rows == gh else 1
+        if MATERIALIZE_SCORES:
+            rows, batch_chunk = gh, b  # as the official code: one N×N block
         out = torch.empty_like(q)
         for b0 in range(0, b, batch_chunk):
             bs = slice(b0, min(b, b0 + batch_chunk))
@@ -131,7 +149,7 @@ class Attention(nn.Module):
                 ts = slice(rs.start * gw, rs.stop * gw)
                 qc = q[bs, :, ts]
                 bias = decomposed_rel_pos_bias(qc, rh, rw, rs, (gh, gw))
-                out[bs, :, ts] = F.scaled_dot_product_attention(qc, k[bs], v[bs], attn_mask=bias)
+                out[bs, :, ts] = attend(qc, k[bs], v[bs], attn_mask=bias)
                 if tick is not None:
                     tick()
         return self._merge(out).reshape(b, gh, gw, c)

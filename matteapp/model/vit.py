@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from timm.layers import LayerNorm2d, Mlp
 from torch import nn
 
-from matteapp.model.attention import Attention
+from matteapp.model.attention import Attention, attend
 from matteapp.model.routing import Router, TokenRefinement, routing_margin, select_routed
 
 Tick = Callable[[], None]
@@ -175,7 +175,7 @@ class Block(nn.Module):
             if extra_kv is not None and extra_kv[0].shape[1]:
                 k = torch.cat([k, extra_kv[0][None].to(k.dtype)], dim=2)
                 v = torch.cat([v, extra_kv[1][None].to(v.dtype)], dim=2)
-            out = self.attn._merge(F.scaled_dot_product_attention(q, k, v))
+            out = self.attn._merge(attend(q, k, v))
             y[i].index_copy_(0, idx, out[0].to(y.dtype))
             if tick is not None:
                 tick()

@@ -11,7 +11,11 @@ during ``predict`` on CPU, ``torch.cuda.max_memory_allocated`` on CUDA).  The ph
 GT04 upscaled to the size, with a realistic thin band: the ground-truth subject's outline banded to
 1 % of the diagonal (``trimap_from_mask``, the app's default width).  ``model@0.25`` caps every routed
 block at 25 % of the tokens.  The exponent k of time ∝ pixels^k is fitted (least squares in log-log)
-over the sizes from 4 MP up.  Preview latency is request → alpha through ``MattingSession.run`` at the
+over the sizes from 4 MP up.  MEMatte and ViTMatte of one size are compared as ratios where both ran
+at one photo size (the 4K photo: 8.3 MP), the backbone's own peak as well (the process's peak when the
+decoder starts: the decoder is the same network in both).  ``--eager-mp`` sizes run both again with
+the N×N score matrix of the official implementations (``attention.MATERIALIZE_SCORES``), the memory
+the paper's comparison is about.  Preview latency is request → alpha through ``MattingSession.run`` at the
 1024-px preview; the local update is :func:`matteapp.engine.local.rematte_region` after one brush
 stroke on the largest size ≤ 24 MP.  ``--json`` writes every figure; ``--readme`` replaces the block
 between ``<!-- bench-suite -->`` markers with the tables.
@@ -71,17 +75,29 @@ def _sync(model) -> None:
 
 
 def run_full(spec: dict) -> dict:
+    if spec.get("attention") == "eager":
+        from matteapp.model import attention
+
+        attention.MATERIALIZE_SCORES = True
     model, cap = _model(spec["model"], spec["device"], spec["precision"])
     image, trimap = _scene(spec["mp"])
     model.predict(image[:512, :512].copy(), trimap[:512, :512].copy())  # warm-up: kernels, allocator
     _sync(model)
     tokens = (trimap.shape[0] // 16 + 2) * (trimap.shape[1] // 16 + 2)
-    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    maxrss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # noqa: E731
+    base_rss = maxrss()
+    stage_peak = {}
+
+    def progress(event):
+        # the process's peak when the decoder starts is the backbone's (on CPU)
+        if event.stage == "decoder" and "backbone" not in stage_peak:
+            stage_peak["backbone"] = maxrss()
+
     t0 = time.perf_counter()
-    result = model.predict(image, trimap, max_global_tokens=int(tokens * cap) if cap else None)
+    result = model.predict(image, trimap, max_global_tokens=int(tokens * cap) if cap else None, progress=progress)
     _sync(model)
     seconds = time.perf_counter() - t0
-    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_rss = maxrss()
     return {
         **spec,
         "pixels": int(trimap.size),
@@ -91,6 +107,8 @@ def run_full(spec: dict) -> dict:
         "decoder_tiles": list(result.decoder_tiles),
         "routed": None if not result.routing else float(result.routed_fraction),
         "peak_mb": (result.peak_memory_bytes / 2**20) if result.peak_memory_bytes else max(peak_rss - base_rss, 0) / 1024,
+        "backbone_peak_mb": None if result.peak_memory_bytes else max(stage_peak.get("backbone", peak_rss) - base_rss, 0) / 1024,
+        "attention": spec.get("attention", "fused"),
         "memory_kind": "cuda max_memory_allocated" if result.peak_memory_bytes else "RSS growth",
     }
 
@@ -120,11 +138,12 @@ def run_local(spec: dict) -> dict:
     cy, cx, r = int(ys[k]), int(xs[k]), 40
     edited = trimap.copy()
     cv2.circle(edited, (cx, cy), r, 128, -1)  # a "refine edge" dab
-    alpha = (trimap == 255).astype(np.float32)  # stands for the previous full run
-    region = (max(0, cy - r), cy + r + 1, max(0, cx - r), cx + r + 1)
-    rematte_region(model, image, edited, alpha, region)  # warm-up
+    h, w = trimap.shape
+    region = (max(0, cy - r), min(h, cy + r + 1), max(0, cx - r), min(w, cx + r + 1))
+    full = model.predict(image, trimap, keep_context=model.is_routed)  # the result on screen, as in the app
+    rematte_region(model, image, edited, full.alpha, region, photo_context=full.photo_context)  # warm-up
     t0 = time.perf_counter()
-    update = rematte_region(model, image, edited, alpha, region)
+    update = rematte_region(model, image, edited, full.alpha, region, photo_context=full.photo_context)
     return {**spec, "seconds": time.perf_counter() - t0, "window": list(update.window)}
 
 
@@ -154,36 +173,76 @@ def tables(report: dict) -> str:
     lines = [
         f"CPU/GPU: {report['machine']}; device {report['device']}; command: `{report['command']}`",
         "",
-        "| model | MP | precision | total s | backbone s | decoder s | decoder share | tiles decoded | routed | peak MB |",
+        "| model | MP | precision | total s | backbone s | decoder s | decoder share | tiles decoded | routed | peak MB (backbone) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["full"]:
         if "error" in r:
             lines.append(f"| {r['model']} | {r['mp']:g} | {r['precision']} | failed: {r['error']} |||||||")
             continue
-        routed = "–" if r["routed"] is None else f"{r['routed']:.0%}"
-        d, t = r["decoder_tiles"]
-        lines.append(
-            f"| {r['model']} | {r['mp']:g} | {r['precision']} | {r['seconds']:.2f} | {r['backbone_s']:.2f} | {r['decoder_s']:.2f} | "
-            f"{r['decoder_s'] / r['seconds']:.0%} | {d}/{t} | {routed} | {r['peak_mb']:.0f} |"
-        )
+        lines.append(_row(r))
+    pairs = _pairs(report["full"])
+    if pairs:
+        lines += ["", "| MEMatte vs ViTMatte | MP | time ratio | peak memory ratio | backbone peak ratio |", "|---|---|---|---|---|"]
+        for (m, v) in pairs:
+            lines.append(
+                f"| {m['model']} / {v['model']} | {m['mp']:g} | {m['seconds'] / v['seconds']:.2f}× | "
+                f"{m['peak_mb'] / v['peak_mb']:.2f}× | {_ratio(m.get('backbone_peak_mb'), v.get('backbone_peak_mb'))} |"
+            )
+    if report.get("eager"):
+        lines += ["", "Attention as the official code computes it (the N×N score matrix in memory), same scene:", "",
+                  "| model | MP | precision | total s | backbone s | decoder s | decoder share | tiles decoded | routed | peak MB (backbone) |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [_row(r) if "error" not in r else f"| {r['model']} | {r['mp']:g} | {r['precision']} | failed: {r['error']} |||||||"
+                  for r in report["eager"]]
     lines += ["", "| model | precision | k (time ∝ pixels^k, ≥ 4 MP) |", "|---|---|---|"]
     for key, k in report["exponents"].items():
         lines.append(f"| {key.replace('|', ' | ')} | {'–' if k is None else f'{k:.2f}'} |")
     lines += ["", "| latency | model | photo | seconds |", "|---|---|---|---|"]
-    for r in report["preview"]:
-        lines.append(f"| preview (1024 px), request → alpha | {r['model']} | {r['mp']:g} MP | {r.get('seconds', float('nan')):.2f} |")
-    for r in report["local"]:
-        lines.append(f"| local update after a stroke | {r['model']} | {r['mp']:g} MP | {r.get('seconds', float('nan')):.2f} |")
+    for what, key in (("preview (1024 px), request → alpha", "preview"), ("local update after a stroke (engine)", "local")):
+        for r in report[key]:
+            value = f"{r['seconds']:.2f}" if "seconds" in r else f"failed: {r.get('error')}"
+            lines.append(f"| {what} | {r['model']} | {r['mp']:g} MP | {value} |")
     return "\n".join(lines)
+
+
+def _row(r: dict) -> str:
+    routed = "–" if r["routed"] is None else f"{r['routed']:.0%}"
+    d, t = r["decoder_tiles"]
+    backbone = "" if r.get("backbone_peak_mb") is None else f" ({r['backbone_peak_mb']:.0f})"
+    return (
+        f"| {r['model']} | {r['mp']:g} | {r['precision']} | {r['seconds']:.2f} | {r['backbone_s']:.2f} | {r['decoder_s']:.2f} | "
+        f"{r['decoder_s'] / r['seconds']:.0%} | {d}/{t} | {routed} | {r['peak_mb']:.0f}{backbone} |"
+    )
+
+
+def _ratio(a, b) -> str:
+    return "–" if not a or not b else f"{a / b:.2f}×"
+
+
+def _pairs(rows: list[dict]) -> list[tuple[dict, dict]]:
+    """(mematte-X…, vitmatte-X) rows of the same size and precision."""
+    ok = [r for r in rows if "error" not in r]
+    out = []
+    for m in ok:
+        base = m["model"].split("@")[0]
+        if not base.startswith("mematte-"):
+            continue
+        peer = base.replace("mematte-", "vitmatte-")
+        for v in ok:
+            if v["model"] == peer and v["mp"] == m["mp"] and v["precision"] == m["precision"]:
+                out.append((m, v))
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--mp", type=float, nargs="+", default=[1, 4, 12, 24])
+    ap.add_argument("--mp", type=float, nargs="+", default=[1, 4, 8.3, 12, 24, 50])
     ap.add_argument("--models", nargs="+", default=["bundled", "mematte-s@0.25", "vitmatte-s"])
-    ap.add_argument("--max-mp", nargs="*", default=["vitmatte-s=12", "mematte-s@0.25=24"], metavar="MODEL=MP",
+    ap.add_argument("--max-mp", nargs="*", default=["vitmatte-s=8.3", "mematte-s@0.25=24"], metavar="MODEL=MP",
                     help="skip a model above this size (CPU time)")
+    ap.add_argument("--eager-mp", type=float, nargs="*", default=[1, 2],
+                    help="also run mematte-s@0.25 and vitmatte-s at these sizes with the N×N attention of the official code")
     ap.add_argument("--precisions", nargs="+", default=["auto"])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--json", help="write every figure here")
@@ -200,7 +259,7 @@ def main() -> None:
         "machine": f"{platform.processor() or platform.machine()} ({_cpu_flags()})",
         "device": args.device,
         "command": "python tests/benchmarks/bench_suite.py " + " ".join(sys.argv[1:]),
-        "full": [], "preview": [], "local": [], "exponents": {},
+        "full": [], "preview": [], "local": [], "exponents": {}, "eager": [],
     }
     for precision in args.precisions:
         for model in args.models:
@@ -213,6 +272,11 @@ def main() -> None:
                 print(json.dumps(r), flush=True)
             report["full"] += rows
             report["exponents"][f"{model}|{precision}"] = fit_exponent(rows)
+    for mp in args.eager_mp:
+        for model in ("mematte-s@0.25", "vitmatte-s"):
+            r = _spawn("full", {"model": model, "mp": mp, "precision": args.precisions[0], "device": args.device, "attention": "eager"})
+            report["eager"].append(r)
+            print(json.dumps(r), flush=True)
     local_mp = max([m for m in args.mp if m <= 24] or [min(args.mp)])
     for precision in args.precisions:
         r = _spawn("preview", {"model": "bundled", "mp": local_mp, "precision": precision, "device": args.device})
