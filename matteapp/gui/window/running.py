@@ -114,6 +114,7 @@ class RunPart(QObject):
         self._auto_run_timer.setInterval(AUTO_RUN_DELAY_MS)
         self._auto_run_timer.timeout.connect(self._auto_run)
 
+        tasks.settled.connect(self._on_tasks_settled)
         run_panel.runRequested.connect(lambda preview: self.run_matte(preview))
         run_panel.cancelRequested.connect(self.cancel_work)
         run_panel.autoRunChanged.connect(lambda on: self._update_setting(auto_run=bool(on)))
@@ -228,12 +229,20 @@ class RunPart(QObject):
         doc = self.doc
         if doc is None or not doc.settings["auto_run"] or not doc.has_hints:
             return
-        covered = self._pending is None and self._local_inflight is not None  # by a Refine Edge update
+        inflight, pending = self._local_inflight, self._pending
+        covered = inflight is not None and pending is not None and _contains(inflight, pending)  # by Refine Edge
         local = covered or self._start_local_update("local update", self._pending) is not None
         # a full-resolution result is not traded for a preview after every stroke: its local updates
         # stay marked until the user runs Full Resolution again
         if not local or doc.result is None or doc.result.is_preview:
             self._schedule_auto_run()
+
+    def _on_tasks_settled(self) -> None:
+        # Another task (an export, a re-banding) cancels a local update in flight: when the worker is
+        # free again, show the edits that update was for.
+        if self.tasks.kind is None and self._pending is not None and self._local_inflight is not None:
+            self._local_inflight = None
+            self._after_edit()
 
     def _schedule_auto_run(self) -> None:
         doc = self.doc
@@ -369,6 +378,8 @@ class RunPart(QObject):
 
         def done(update) -> None:
             self._local_inflight = None
+            if self._pending is not None and _contains(box, self._pending):
+                self._pending = None  # no edit since this one started: all is on screen
             if self.doc is not doc or doc.result is not result or self._run_id is not None:
                 return  # a run replaced the result meanwhile: it already saw the edit
             uy0, _, ux0, _ = update.window
@@ -383,8 +394,6 @@ class RunPart(QObject):
             self.messages.error("Refine Edge failed" if kind == "refine edge" else "The local update failed", message)
 
         self._local_inflight = box
-        if self._pending is not None and _contains(box, self._pending):
-            self._pending = None
         h, w = region[1] - region[0], region[3] - region[2]
         return self.tasks.start(kind, task, done, failed, with_cancel=True, with_session=True, message=f"{w:,} × {h:,} px")
 
