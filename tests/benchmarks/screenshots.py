@@ -15,6 +15,8 @@ writes to ``docs/screenshots/``:
 ``06-full-run.png``     a full-resolution run of the sample scaled to 2048 px, mid-backbone: the preview's
                         cut-out stays on screen, the bar follows the time estimate, with the time left
 ``07-smart-trimap.png`` the automatic trimap's smart radius over the astronaut's hair, at 200 %
+``08-local-update.png`` after the full run, auto-run on: a Background stroke over the rocket, shown at
+                        once by a local update in the cut-out view
 
 (``05-get-models.png`` comes from ``screenshot_models.py``.)  Settings and autosaves go to a temporary
 folder, so the user's own configuration is neither read nor changed.
@@ -214,6 +216,15 @@ def main() -> int:
     if wait_for(window.runEnded)[0] != "finished":
         print(f"the full run failed: {window.last_error}", file=sys.stderr)
         return 1
+
+    # Auto-run on, watching the cut-out: a Background stroke over the rocket behind her shoulder is
+    # re-matted locally at once, and the canvas says the result holds a local update.
+    window.run_panel._auto_run.setChecked(True)
+    window.set_view_mode("cutout")
+    stroke(window, [(1560, 120), (1640, 420), (1700, 700)], BACKGROUND, 160)
+    wait_for(window.taskFinished, accept=lambda kind: kind == "local update")
+    settle(300)
+    grab(window, args.out / "08-local-update.png")
 
     window.close()
     return 0
