@@ -417,7 +417,7 @@ def test_with_auto_run_a_stroke_on_a_full_result_is_blended_in_at_once_by_a_loca
     assert "local update" in (w.canvas.notice() or "").lower() and "local: 1" in w.run_panel.summary()
     assert run(qtbot, w, preview=False) == "finished"
     assert "local update" not in (w.canvas.notice() or "").lower()
-    assert np.abs(doc.alpha - predictor.predict(doc.rgb, doc.trimap).alpha).max() <= 1e-6
+    assert np.abs(doc.alpha - predictor.predict(doc.rgb, doc.trimap, doc.settings["max_global_tokens"]).alpha).max() <= 1e-6
 
 
 def test_with_auto_run_a_stroke_on_a_preview_ends_in_a_new_whole_preview(qtbot, window, predictor, tmp_path):
@@ -434,7 +434,7 @@ def test_with_auto_run_a_stroke_on_a_preview_ends_in_a_new_whole_preview(qtbot, 
     with qtbot.waitSignal(w.runEnded, timeout=WAIT_MS):
         drag(qtbot, w, [(49, 60), (51, 60)])
     assert outcomes == ["finished"] and doc.trimap[60, 49] == FOREGROUND
-    assert np.abs(doc.alpha - predictor.predict(doc.rgb, doc.trimap).alpha).max() <= 1e-6
+    assert np.abs(doc.alpha - predictor.predict(doc.rgb, doc.trimap, doc.settings["max_global_tokens"]).alpha).max() <= 1e-6
     assert "local update" not in (w.canvas.notice() or "").lower()
 
 

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from matteapp.document.paint import Patch
-from matteapp.engine.session import ENGINES, SessionResult
+from matteapp.engine.session import DEFAULT_TOKEN_CAP, ENGINES, SessionResult
 from matteapp.engine.trimap import BACKGROUND, FOREGROUND, UNKNOWN, TrimapError, normalize_trimap
 from matteapp.io.images import LoadedImage
 
@@ -36,7 +36,7 @@ DEFAULT_SETTINGS: Mapping[str, object] = MappingProxyType(
     {
         "band_width": None,  # unknown-band width in pixels for auto-trimaps; None = trimap.default_band_width
         "engine": "mematte",  # one of session.ENGINES
-        "max_global_tokens": None,  # cap on tokens routed to global attention; None = no cap
+        "max_global_tokens": DEFAULT_TOKEN_CAP,  # cap on tokens routed to global attention; None = no cap
         "memory_budget_mb": None,  # overrides max_global_tokens when set (session.plan_for_budget)
         "preview": True,  # run on a downscaled copy first
         "auto_run": False,  # re-run the preview after each trimap edit

@@ -29,6 +29,13 @@ from matteapp.model.predictor import (
 
 ENGINES = ("mematte", "closed-form")
 PREVIEW_LONG_SIDE = 1024
+DEFAULT_TOKEN_CAP = 4096
+"""The desktop app's default cap on the tokens each routed block sends to global attention (the API and
+the command line cap nothing unless asked).  Global attention is quadratic in those tokens: without a cap
+the bundled model routes 30 % of a 24 MP photo's 94k tokens, and that attention takes 59 % of the run
+(``tests/benchmarks/profile_predict.py``).  With 4096, the dev photos upscaled 3× and 5× (16k–44k tokens)
+score within 0.7 % SAD of no cap (2048 starts to cost: +2 %) (``tests/benchmarks/bench_cap_quality.py``); below about 1 MP
+nothing changes."""
 
 
 @dataclass

@@ -10,7 +10,7 @@ Every full-resolution case runs in a fresh process (peak memory = growth of the 
 during ``predict`` on CPU, ``torch.cuda.max_memory_allocated`` on CUDA).  The photo is the dev photo
 GT04 upscaled to the size, with a realistic thin band: the ground-truth subject's outline banded to
 1 % of the diagonal (``trimap_from_mask``, the app's default width).  ``model@0.25`` caps every routed
-block at 25 % of the tokens.  The exponent k of time ∝ pixels^k is fitted (least squares in log-log)
+block at 25 % of the tokens, ``model@4096`` at 4096 tokens.  The exponent k of time ∝ pixels^k is fitted (least squares in log-log)
 over the sizes from 4 MP up.  MEMatte and ViTMatte of one size are compared as ratios where both ran
 at one photo size (the 4K photo: 8.3 MP), the backbone's own peak as well (the process's peak when the
 decoder starts: the decoder is the same network in both).  ``--eager-mp`` sizes run both again with
@@ -94,7 +94,8 @@ def run_full(spec: dict) -> dict:
             stage_peak["backbone"] = maxrss()
 
     t0 = time.perf_counter()
-    result = model.predict(image, trimap, max_global_tokens=int(tokens * cap) if cap else None, progress=progress)
+    limit = None if not cap else int(cap) if cap > 1 else int(tokens * cap)  # @4096: tokens; @0.25: a share
+    result = model.predict(image, trimap, max_global_tokens=limit, progress=progress)
     _sync(model)
     seconds = time.perf_counter() - t0
     peak_rss = maxrss()

@@ -73,6 +73,18 @@ def main() -> None:
         for part, module in parts.items():
             pre, post = hook(f"{kind} block · {part}")
             handles += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
+    from matteapp.model import vit
+
+    plain_attend = vit.attend
+
+    def routed_attend(*a, **k):  # the routed blocks' global attention calls attend() itself
+        t = time.perf_counter()
+        try:
+            return plain_attend(*a, **k)
+        finally:
+            times["routed block · global attention"] += time.perf_counter() - t
+
+    vit.attend = routed_attend
     for j, router in enumerate(net.backbone.routers):
         pre, post = hook("router")
         handles += [router.register_forward_pre_hook(pre), router.register_forward_hook(post)]

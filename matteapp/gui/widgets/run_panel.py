@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from matteapp.engine.progress import format_duration
+from matteapp.engine.session import DEFAULT_TOKEN_CAP
 from matteapp.gui.widgets.panel_layout import compact, section_header
 
 ENGINES = {
@@ -39,7 +40,7 @@ ENGINES = {
 }
 
 LIMIT_MODES = ("none", "cap", "budget")
-DEFAULT_CAP = 4096  # tokens: about a 1-MP photo's worth of global attention per block
+DEFAULT_CAP = DEFAULT_TOKEN_CAP  # tokens: about a 1-MP photo's worth of global attention per block
 DEFAULT_BUDGET_MB = 4096.0
 
 _STAGE_NAMES = {
