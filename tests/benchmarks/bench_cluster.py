@@ -63,7 +63,8 @@ def measure(label: str, argv: list[str], out: Path, workers: int, cpus: float | 
     first, last = done[0], done[-1]
     span = last["finished"] - first["finished"]
     steady = (len(done) - 1) / span * 60 if span > 0 else float("nan")
-    mean_seconds = statistics.mean(r["seconds"] for r in done)
+    # the steady rate leaves the first photo out, so does its mean (the first also pays for warming up)
+    mean_seconds = statistics.mean(r["seconds"] for r in done[1:] or done)
     overhead = (workers * 60 / steady - mean_seconds) * 1000 if span > 0 else float("nan")
     return {
         "label": label,
