@@ -221,7 +221,7 @@ def main() -> int:
     # re-matted locally at once, and the canvas says the result holds a local update.
     window.run_panel._auto_run.setChecked(True)
     window.set_view_mode("cutout")
-    stroke(window, [(1560, 120), (1640, 420), (1700, 700)], BACKGROUND, 160)
+    stroke(window, [(1700, 40), (1690, 250), (1680, 440)], BACKGROUND, 180)
     wait_for(window.taskFinished, accept=lambda kind: kind == "local update")
     settle(300)
     grab(window, args.out / "08-local-update.png")
