@@ -1,5 +1,7 @@
 """Local re-matting after an edit: the window, the feathered blend, and agreement with a full run."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -101,7 +103,7 @@ def test_closed_form_results_are_refined_with_closed_form():
 
 # ------------------------------------------------------------------------- the whole photo's context
 
-DEV = __import__("pathlib").Path(__file__).resolve().parents[1].parent / "shared" / "data" / "alphamatting-dev"
+DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "alphamatting-dev"
 
 
 @pytest.fixture(scope="module")
