@@ -45,10 +45,16 @@ class GatedPredictor(MattePredictor):
     def __init__(self, network):
         super().__init__(network, "cpu", "fp32", source="gated test model")
         self.armed = False
+        self.hold_windows = False
         self.inside = threading.Event()
         self.release = threading.Event()
 
     def predict(self, image, trimap, max_global_tokens=None, progress=None, cancel=None, **kw):
+        if self.hold_windows and progress is None:  # a local update: wait inside the model until released
+            self.inside.set()
+            while not self.release.wait(0.02):
+                if cancel is not None and cancel():
+                    raise Cancelled("prediction cancelled")
         if self.armed and progress is not None:
             for i in (0, 1):
                 progress(ProgressEvent("backbone", 0.0, f"backbone block {i + 1}/{self.config.depth}", block=i))
@@ -67,7 +73,7 @@ def predictor():
 
 @pytest.fixture
 def window(qtbot, gui_settings, predictor):
-    predictor.armed = False
+    predictor.armed = predictor.hold_windows = False
     predictor.inside.clear()
     predictor.release.clear()
     controller = MatteController()
@@ -418,6 +424,29 @@ def test_with_auto_run_a_stroke_on_a_full_result_is_blended_in_at_once_by_a_loca
     assert run(qtbot, w, preview=False) == "finished"
     assert "local update" not in (w.canvas.notice() or "").lower()
     assert np.abs(doc.alpha - predictor.predict(doc.rgb, doc.trimap, doc.settings["max_global_tokens"]).alpha).max() <= 1e-6
+
+
+def test_an_export_that_cancels_a_local_update_is_followed_by_that_update(qtbot, window, predictor, tmp_path):
+    w = window
+    doc = open_photo(qtbot, w, write_photo(tmp_path / "large.png", size=LARGE))
+    give_hints(qtbot, w, tmp_path)
+    assert run(qtbot, w, preview=False) == "finished"
+    auto_run_on(w)
+    pick(w, "brush")
+    w.tool_panel.set_brush_size(20)
+    y, x = 448, 377
+    predictor.hold_windows = True
+    drag(qtbot, w, [(x, y), (x + 12, y)])
+    qtbot.waitUntil(predictor.inside.is_set, timeout=WAIT_MS)  # the local update is inside the model
+    assert w.tasks.kind == "local update" and doc.alpha[y, x] != 1.0
+    predictor.hold_windows = False
+    kinds = []
+    w.taskFinished.connect(kinds.append)
+    with qtbot.waitSignal(w.taskFinished, timeout=WAIT_MS, check_params_cb=lambda kind: kind == "local update"):
+        w.export_with_plan(ExportPlan(alpha=tmp_path / "out" / "alpha.png"))  # cancels the update, then redoes it
+    assert kinds == ["export", "local update"]
+    assert doc.trimap[y, x] == FOREGROUND and doc.alpha[y, x] == 1.0
+    assert "1 local update" in (w.canvas.notice() or "")
 
 
 def test_with_auto_run_a_stroke_on_a_preview_ends_in_a_new_whole_preview(qtbot, window, predictor, tmp_path):
