@@ -51,18 +51,19 @@ class GatedPredictor(MattePredictor):
 
     def predict(self, image, trimap, max_global_tokens=None, progress=None, cancel=None, **kw):
         if self.hold_windows and progress is None:  # a local update: wait inside the model until released
-            self.inside.set()
-            while not self.release.wait(0.02):
-                if cancel is not None and cancel():
-                    raise Cancelled("prediction cancelled")
+            self._busy_until_released(cancel)
         if self.armed and progress is not None:
             for i in (0, 1):
                 progress(ProgressEvent("backbone", 0.0, f"backbone block {i + 1}/{self.config.depth}", block=i))
-            self.inside.set()
-            while not self.release.wait(0.02):  # the model is busy inside a block: no events at all
-                if cancel is not None and cancel():
-                    raise Cancelled("prediction cancelled")
+            self._busy_until_released(cancel)
         return super().predict(image, trimap, max_global_tokens, progress, cancel, **kw)
+
+    def _busy_until_released(self, cancel) -> None:
+        """The model is busy inside a block (no events at all) until ``release`` is set or the run is cancelled."""
+        self.inside.set()
+        while not self.release.wait(0.02):
+            if cancel is not None and cancel():
+                raise Cancelled("prediction cancelled")
 
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,14 @@ pixels against the upscaled true alpha, the routed share and the time (``profile
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
-DEV = ROOT.parent / "shared" / "data" / "alphamatting-dev"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from eval_models import scaled_dev_photos  # noqa: E402
 
 
 def main() -> None:
@@ -31,28 +31,17 @@ def main() -> None:
     args = ap.parse_args()
 
     import matteapp
-    from matteapp.engine.evaluate import load_alpha
-    from matteapp.engine.trimap import load_trimap
-    from matteapp.io.images import load_image
 
     model = matteapp.load_model(args.model)
-    first, _, last = args.photos.partition("-")
-    names = [f"GT{i:02d}" for i in range(int(first[2:]), int((last or first)[2:]) + 1)]
     sad = {c: [] for c in args.caps}
     mse = {c: [] for c in args.caps}
     routed = {c: [] for c in args.caps}
     seconds = {c: 0.0 for c in args.caps}
     tokens = []
-    for name in names:
-        photo = load_image(DEV / "image" / f"{name}.png")
-        trimap = load_trimap(DEV / "trimap1" / f"{name}.png", expected_size=photo.size)
-        gt = load_alpha(DEV / "alpha" / f"{name}.png")
-        size = (round(trimap.shape[1] * args.scale), round(trimap.shape[0] * args.scale))
-        image = cv2.resize(photo.rgb, size, interpolation=cv2.INTER_CUBIC)
-        trimap = cv2.resize(trimap, size, interpolation=cv2.INTER_NEAREST)
-        gt = cv2.resize(gt, size, interpolation=cv2.INTER_LINEAR)
+    for _, image, trimap, gt in scaled_dev_photos(args.photos, args.scale):
         unknown = trimap == 128
-        tokens.append((-(-size[1] // 32) * 2) * (-(-size[0] // 32) * 2))
+        h, w = trimap.shape
+        tokens.append((-(-h // 32) * 2) * (-(-w // 32) * 2))
         for cap in args.caps:
             t0 = time.perf_counter()
             result = model.predict(image, trimap, max_global_tokens=cap or None)

@@ -18,14 +18,15 @@ trivially exact).  Timing (``--timing-mp``): one stroke on the GT04 photo upscal
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
-DEV = ROOT.parent / "shared" / "data" / "alphamatting-dev"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from eval_models import DEV, scaled_dev_photos  # noqa: E402
 RADIUS = 24
 
 
@@ -92,18 +93,7 @@ def main() -> None:
     shares = {c: [] for c in args.contexts}
     truth_err = {(c, k): [] for c in args.contexts for k in (False, True)}
     effect, full_err = [], []
-    first, _, last = args.photos.partition("-")
-    names = [f"GT{i:02d}" for i in range(int(first[2:]), int((last or first)[2:]) + 1)]
-    for name in names:
-        photo = load_image(DEV / "image" / f"{name}.png")
-        image = photo.rgb
-        trimap = load_trimap(DEV / "trimap1" / f"{name}.png", expected_size=photo.size)
-        gt = load_alpha(DEV / "alpha" / f"{name}.png")
-        if args.scale != 1:
-            size = (round(trimap.shape[1] * args.scale), round(trimap.shape[0] * args.scale))
-            image = cv2.resize(image, size, interpolation=cv2.INTER_CUBIC)
-            trimap = cv2.resize(trimap, size, interpolation=cv2.INTER_NEAREST)
-            gt = cv2.resize(gt, size, interpolation=cv2.INTER_LINEAR)
+    for _, image, trimap, gt in scaled_dev_photos(args.photos, args.scale):
         kept = model.predict(image, trimap, keep_context=True)
         before, photo_context = kept.alpha, kept.photo_context
         for _ in range(args.edits):

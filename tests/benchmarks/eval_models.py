@@ -77,6 +77,28 @@ def _dev(photos: set[str] | None = None, dilate: int = 0):
     return out
 
 
+def scaled_dev_photos(spec: str, scale: float = 1.0):
+    """(stem, image, trimap1, true alpha) of the dev photos ``spec`` names ("GT01-GT05"), in order,
+    upscaled ``scale``× (photo cubic, trimap nearest, alpha linear) so that their token counts approach
+    those of large photos."""
+    import cv2
+
+    from matteapp.engine.evaluate import load_alpha
+    from matteapp.engine.trimap import load_trimap
+    from matteapp.io.images import load_image
+
+    for stem in sorted(_photo_range(spec)):
+        photo = load_image(DEV / "image" / f"{stem}.png")
+        image, trimap = photo.rgb, load_trimap(DEV / "trimap1" / f"{stem}.png", expected_size=photo.size)
+        gt = load_alpha(DEV / "alpha" / f"{stem}.png")
+        if scale != 1:
+            size = (round(trimap.shape[1] * scale), round(trimap.shape[0] * scale))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_CUBIC)
+            trimap = cv2.resize(trimap, size, interpolation=cv2.INTER_NEAREST)
+            gt = cv2.resize(gt, size, interpolation=cv2.INTER_LINEAR)
+        yield stem, image, trimap, gt
+
+
 def _score(name, run, samples):
     from matteapp.engine.metrics import evaluate_alpha
 
