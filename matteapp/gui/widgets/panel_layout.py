@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QBoxLayout, QFormLayout, QGridLayout, QLabel, QLayout
+from PySide6.QtWidgets import QBoxLayout, QFormLayout, QGridLayout, QLabel, QLayout, QSizePolicy
 
 MARGIN = 8
 SPACING = 4
@@ -33,4 +33,22 @@ def section_header(text: str) -> QLabel:
     label.setFont(font)
     label.setContentsMargins(0, SPACING, 0, 0)
     label.setForegroundRole(QPalette.ColorRole.PlaceholderText)  # the theme's muted text colour
+    return label
+
+
+def wrapping_label() -> QLabel:
+    """A label that wraps to the dock's width and never widens it (its width hint is ignored, its height
+    follows the width): long sentences grow downwards."""
+    label = QLabel("")
+    label.setWordWrap(True)
+    policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    policy.setHeightForWidth(True)
+    label.setSizePolicy(policy)
+    return label
+
+
+def note_label() -> QLabel:
+    """A :func:`wrapping_label` in the muted colour: a line of explanation under a control."""
+    label = wrapping_label()
+    label.setStyleSheet("color: palette(mid);")
     return label

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from matteapp.engine.progress import format_duration
 from matteapp.engine.session import DEFAULT_TOKEN_CAP
-from matteapp.gui.widgets.panel_layout import compact, section_header
+from matteapp.gui.widgets.panel_layout import compact, note_label, section_header, wrapping_label
 
 ENGINES = {
     # session engine name: (label, tooltip)
@@ -126,12 +126,7 @@ class RunPanel(QWidget):
         self._full_action.triggered.connect(lambda: self.runRequested.emit(False))
         layout.addLayout(runs)
         # Why the buttons are disabled, in the panel itself: a tooltip is found only by those who hover.
-        self._blocked = QLabel("")
-        self._blocked.setWordWrap(True)
-        blocked_policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        blocked_policy.setHeightForWidth(True)
-        self._blocked.setSizePolicy(blocked_policy)
-        self._blocked.setStyleSheet("color: palette(mid);")
+        self._blocked = note_label()
         self._blocked.hide()
         layout.addWidget(self._blocked)
 
@@ -205,12 +200,8 @@ class RunPanel(QWidget):
         layout.addLayout(stage_row)
         # Its own line, wrapped: a failure's whole sentence must be readable, and long messages must not
         # widen the dock (the label takes the width it gets and grows downwards).
-        self._message = QLabel("")
-        self._message.setWordWrap(True)
+        self._message = wrapping_label()
         self._message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        message_policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        message_policy.setHeightForWidth(True)
-        self._message.setSizePolicy(message_policy)
         layout.addWidget(self._message)
         bar_row = compact(QHBoxLayout(), 0)
         self._bar = QProgressBar()

@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from matteapp.engine.trimap import BACKGROUND, FOREGROUND, UNKNOWN
-from matteapp.gui.widgets.panel_layout import compact, section_header
+from matteapp.gui.widgets.panel_layout import compact, note_label, section_header
 
 TOOLS = ("rect", "brush", "lasso", "fill", "refine", "pan")
 """Tool names as emitted by ``toolChanged`` (the canvas calls the hand tool "none")."""
@@ -227,12 +227,7 @@ class ToolOptionsPanel(QWidget):
         self._band_spin.valueChanged.connect(self._user_set_band)
         self._band_auto.toggled.connect(self._user_set_band_auto)
         # Says what a typed width did to Auto (it fixes the width) and how to get the automatic one back.
-        self._band_note = QLabel("")
-        self._band_note.setWordWrap(True)
-        note_policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        note_policy.setHeightForWidth(True)
-        self._band_note.setSizePolicy(note_policy)
-        self._band_note.setStyleSheet("color: palette(mid);")
+        self._band_note = note_label()
         self._smart = QCheckBox("Smart radius")
         self._smart.setChecked(True)
         self._smart.setToolTip(
